@@ -1,0 +1,29 @@
+using System.Net;
+using Microsoft.Extensions.Logging;
+
+namespace MNet.Transport.Diagnostics;
+
+/// <summary>The transport's log messages.</summary>
+internal static partial class MNetTransportLog
+{
+    [LoggerMessage(1, LogLevel.Critical, "Event loop {LoopId} stopped unexpectedly.")]
+    public static partial void LoopFailed(ILogger logger, int loopId, Exception exception);
+
+    [LoggerMessage(2, LogLevel.Error, "A callback on event loop {LoopId} threw; the loop goes on.")]
+    public static partial void LoopCallbackFailed(ILogger logger, int loopId, Exception exception);
+
+    [LoggerMessage(3, LogLevel.Debug, "Connection {ConnectionId} failed.")]
+    public static partial void ConnectionError(ILogger logger, string connectionId, Exception exception);
+
+    [LoggerMessage(4, LogLevel.Warning, "Accepting on {EndPoint} paused for {DelayMilliseconds} ms: {Reason}")]
+    public static partial void AcceptPaused(ILogger logger, EndPoint endPoint, int delayMilliseconds, string reason);
+
+    [LoggerMessage(5, LogLevel.Error, "Accepting on {EndPoint} failed.")]
+    public static partial void AcceptFailed(ILogger logger, EndPoint endPoint, Exception exception);
+
+    [LoggerMessage(6, LogLevel.Warning, "The MNet transport has no event loop backend on this platform; Kestrel falls back to its Sockets transport.")]
+    public static partial void PlatformNotSupported(ILogger logger);
+
+    [LoggerMessage(7, LogLevel.Debug, "Listening on {EndPoint} with {LoopCount} event loop(s).")]
+    public static partial void Listening(ILogger logger, EndPoint endPoint, int loopCount);
+}

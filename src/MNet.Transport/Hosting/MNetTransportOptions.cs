@@ -1,0 +1,54 @@
+namespace MNet.Transport.Hosting;
+
+/// <summary>Options for the MNet event-loop transport.</summary>
+public sealed class MNetTransportOptions
+{
+    /// <summary>
+    /// The number of event loops (threads each owning an epoll instance). Defaults to the processor count.
+    /// </summary>
+    public int LoopCount { get; set; } = Environment.ProcessorCount;
+
+    /// <summary>The maximum length of each listening socket's queue of pending connections. Defaults to 512.</summary>
+    public int Backlog { get; set; } = 512;
+
+    /// <summary>Sets TCP_NODELAY on accepted TCP connections, disabling Nagle's algorithm. Defaults to true.</summary>
+    public bool NoDelay { get; set; } = true;
+
+    /// <summary>
+    /// The most received bytes buffered before the application reads them; the loop stops reading from the socket
+    /// beyond this (backpressure). Defaults to 1 MiB; null means no limit.
+    /// </summary>
+    public long? MaxReadBufferSize { get; set; } = 1024 * 1024;
+
+    /// <summary>
+    /// The most bytes the application may write ahead of the socket before its flushes wait. Defaults to 64 KiB;
+    /// null means no limit.
+    /// </summary>
+    public long? MaxWriteBufferSize { get; set; } = 64 * 1024;
+
+    /// <summary>
+    /// Runs application code inline on the event loop instead of the thread pool. Faster for applications that never
+    /// block; a single blocking call stalls every connection on that loop. Defaults to false.
+    /// </summary>
+    public bool UnsafePreferInlineScheduling { get; set; }
+
+    internal void Validate()
+    {
+        if (LoopCount < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(LoopCount), LoopCount, $"{nameof(LoopCount)} must be at least 1.");
+        }
+        if (Backlog < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(Backlog), Backlog, $"{nameof(Backlog)} must be at least 1.");
+        }
+        if (MaxReadBufferSize < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxReadBufferSize), MaxReadBufferSize, $"{nameof(MaxReadBufferSize)} must not be negative.");
+        }
+        if (MaxWriteBufferSize < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxWriteBufferSize), MaxWriteBufferSize, $"{nameof(MaxWriteBufferSize)} must not be negative.");
+        }
+    }
+}

@@ -1,0 +1,121 @@
+using System.Runtime.InteropServices;
+using MNet.Transport.Native;
+
+namespace MNet.Transport.Loop;
+
+/// <summary>An <see cref="IPoller"/> on Linux epoll with an eventfd for wake-ups.</summary>
+internal sealed unsafe class EpollPoller : IPoller
+{
+    private const ulong WakeToken = ulong.MaxValue;
+    private const uint SocketEvents = Libc.EPOLLIN | Libc.EPOLLOUT | Libc.EPOLLRDHUP | Libc.EPOLLET;
+
+    private readonly int _epollFd;
+    private readonly int _eventFd;
+    private readonly int _capacity;
+    private readonly EpollEvent* _events;
+    private int _disposed;
+
+    public EpollPoller(int capacity = 256)
+    {
+        _epollFd = Libc.EpollCreate1(Libc.EPOLL_CLOEXEC);
+        if (_epollFd < 0)
+        {
+            throw Errno.ToException(Errno.Last, "epoll_create1");
+        }
+
+        _eventFd = Libc.EventFd(0, Libc.EFD_CLOEXEC | Libc.EFD_NONBLOCK);
+        if (_eventFd < 0)
+        {
+            int errno = Errno.Last;
+            Libc.Close(_epollFd);
+            throw Errno.ToException(errno, "eventfd");
+        }
+
+        EpollEvent wake = new() { Events = Libc.EPOLLIN, Data = WakeToken };
+        if (Libc.EpollCtl(_epollFd, Libc.EPOLL_CTL_ADD, _eventFd, &wake) != 0)
+        {
+            int errno = Errno.Last;
+            Libc.Close(_eventFd);
+            Libc.Close(_epollFd);
+            throw Errno.ToException(errno, "epoll_ctl");
+        }
+
+        _capacity = capacity;
+        _events = (EpollEvent*)NativeMemory.Alloc((nuint)capacity, (nuint)sizeof(EpollEvent));
+    }
+
+    public void Add(int fd, ulong token)
+    {
+        EpollEvent ev = new() { Events = SocketEvents, Data = token };
+        if (Libc.EpollCtl(_epollFd, Libc.EPOLL_CTL_ADD, fd, &ev) != 0)
+        {
+            throw Errno.ToException(Errno.Last, "epoll_ctl");
+        }
+    }
+
+    public void Remove(int fd) => Libc.EpollCtl(_epollFd, Libc.EPOLL_CTL_DEL, fd, null);
+
+    public int Wait(Span<PollEvent> events, int timeoutMilliseconds)
+    {
+        int max = Math.Min(events.Length, _capacity);
+        int count = Libc.EpollWait(_epollFd, _events, max, timeoutMilliseconds);
+        if (count < 0)
+        {
+            int errno = Errno.Last;
+            return errno == Errno.EINTR ? 0 : throw Errno.ToException(errno, "epoll_wait");
+        }
+
+        int written = 0;
+        for (int i = 0; i < count; i++)
+        {
+            EpollEvent ev = _events[i];
+            if (ev.Data == WakeToken)
+            {
+                ulong value;
+                Libc.Read(_eventFd, &value, sizeof(ulong));
+                continue;
+            }
+            events[written++] = new PollEvent(ev.Data, Translate(ev.Events));
+        }
+        return written;
+    }
+
+    public void Wake()
+    {
+        ulong one = 1;
+        Libc.Write(_eventFd, &one, sizeof(ulong));
+    }
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+        Libc.Close(_eventFd);
+        Libc.Close(_epollFd);
+        NativeMemory.Free(_events);
+    }
+
+    private static PollEvents Translate(uint events)
+    {
+        PollEvents result = PollEvents.None;
+        if ((events & Libc.EPOLLIN) != 0)
+        {
+            result |= PollEvents.Readable;
+        }
+        if ((events & Libc.EPOLLOUT) != 0)
+        {
+            result |= PollEvents.Writable;
+        }
+        if ((events & (Libc.EPOLLRDHUP | Libc.EPOLLHUP)) != 0)
+        {
+            result |= PollEvents.Closed;
+        }
+        if ((events & Libc.EPOLLERR) != 0)
+        {
+            result |= PollEvents.Error;
+        }
+        return result;
+    }
+}

@@ -1,0 +1,233 @@
+using System.Collections.Concurrent;
+using System.IO.Pipelines;
+using MNet.Transport.Diagnostics;
+using Microsoft.Extensions.Logging;
+
+namespace MNet.Transport.Loop;
+
+/// <summary>
+/// One thread, one <see cref="IPoller"/>, one work queue. Descriptors registered here are serviced only on
+/// this thread; other threads reach the loop through <see cref="Schedule"/>.
+/// </summary>
+internal sealed class EventLoop
+{
+    private const int MaxEventsPerWait = 256;
+
+    private readonly IPoller _poller;
+    private readonly ILogger _logger;
+    private readonly ConcurrentQueue<WorkItem> _work = new();
+    private readonly TaskCompletionSource _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly PollEvent[] _events = new PollEvent[MaxEventsPerWait];
+    private Registration[] _registrations = new Registration[64];
+    private readonly Stack<int> _freeSlots = new();
+    private int _registrationCount;
+    private Thread? _thread;
+    private int _sleeping;
+    private volatile bool _stopRequested;
+    private volatile bool _hasExited;
+
+    public EventLoop(int id, IPoller poller, ILogger logger)
+    {
+        Id = id;
+        _poller = poller;
+        _logger = logger;
+        Scheduler = new LoopScheduler(this);
+    }
+
+    public int Id { get; }
+
+    /// <summary>Runs pipe continuations on this loop.</summary>
+    public PipeScheduler Scheduler { get; }
+
+    public bool IsOnLoopThread => _thread == Thread.CurrentThread;
+
+    public void Start()
+    {
+        _thread = new Thread(Run)
+        {
+            IsBackground = true,
+            Name = $"MNet loop {Id}",
+        };
+        _thread.UnsafeStart();
+    }
+
+    /// <summary>Queues <paramref name="action"/> to run on the loop thread. Thread-safe; never runs inline.</summary>
+    public void Schedule(Action<object?> action, object? state)
+    {
+        if (_hasExited)
+        {
+            // The loop is gone; run the item anyway so no continuation is stranded.
+            ThreadPool.UnsafeQueueUserWorkItem(action, state, preferLocal: false);
+            return;
+        }
+
+        _work.Enqueue(new WorkItem(action, state));
+        if (Volatile.Read(ref _sleeping) == 1 && Interlocked.CompareExchange(ref _sleeping, 0, 1) == 1)
+        {
+            _poller.Wake();
+        }
+    }
+
+    /// <summary>Registers <paramref name="fd"/> for edge-triggered events. Loop thread only.</summary>
+    /// <returns>The token to pass to <see cref="Unregister"/>.</returns>
+    public ulong Register(int fd, IPollHandler handler)
+    {
+        if (!_freeSlots.TryPop(out int slot))
+        {
+            slot = _registrationCount++;
+            if (slot == _registrations.Length)
+            {
+                Array.Resize(ref _registrations, slot * 2);
+            }
+        }
+
+        ref Registration registration = ref _registrations[slot];
+        registration.Handler = handler;
+        registration.Fd = fd;
+        ulong token = ((ulong)registration.Generation << 32) | (uint)slot;
+        try
+        {
+            _poller.Add(fd, token);
+        }
+        catch
+        {
+            Release(slot);
+            throw;
+        }
+        return token;
+    }
+
+    /// <summary>Forgets a registration before its descriptor is closed. Loop thread only.</summary>
+    public void Unregister(ulong token)
+    {
+        int slot = (int)(uint)token;
+        if (_registrations[slot].Generation == (uint)(token >> 32) && _registrations[slot].Handler is not null)
+        {
+            _poller.Remove(_registrations[slot].Fd);
+            Release(slot);
+        }
+    }
+
+    /// <summary>Asks the loop to release every registration and exit; completes when the thread has ended.</summary>
+    public Task StopAsync()
+    {
+        _stopRequested = true;
+        _poller.Wake();
+        return _thread is null ? Task.CompletedTask : _exited.Task;
+    }
+
+    private void Release(int slot)
+    {
+        ref Registration registration = ref _registrations[slot];
+        registration.Handler = null;
+        registration.Fd = -1;
+        registration.Generation++;
+        _freeSlots.Push(slot);
+    }
+
+    private void Run()
+    {
+        try
+        {
+            while (!_stopRequested)
+            {
+                RunOnce(-1);
+            }
+            ReleaseAll();
+        }
+        catch (Exception ex)
+        {
+            MNetTransportLog.LoopFailed(_logger, Id, ex);
+        }
+        finally
+        {
+            _hasExited = true;
+            RunQueuedWork();
+            _poller.Dispose();
+            _exited.TrySetResult();
+        }
+    }
+
+    private void RunOnce(int timeoutMilliseconds)
+    {
+        Interlocked.Exchange(ref _sleeping, 1);
+        int timeout = _work.IsEmpty && !_stopRequested ? timeoutMilliseconds : 0;
+        int count = _poller.Wait(_events, timeout);
+        Interlocked.Exchange(ref _sleeping, 0);
+
+        for (int i = 0; i < count; i++)
+        {
+            PollEvent ev = _events[i];
+            int slot = (int)(uint)ev.Token;
+            Registration registration = _registrations[slot];
+            if (registration.Generation != (uint)(ev.Token >> 32) || registration.Handler is null)
+            {
+                continue; // closed earlier in this batch
+            }
+
+            try
+            {
+                registration.Handler.OnPollEvents(ev.Events);
+            }
+            catch (Exception ex)
+            {
+                MNetTransportLog.LoopCallbackFailed(_logger, Id, ex);
+            }
+        }
+
+        RunQueuedWork();
+    }
+
+    private void RunQueuedWork()
+    {
+        // Bounded so work that schedules more work cannot starve I/O.
+        int budget = _work.Count;
+        while (budget-- > 0 && _work.TryDequeue(out WorkItem item))
+        {
+            try
+            {
+                item.Action(item.State);
+            }
+            catch (Exception ex)
+            {
+                MNetTransportLog.LoopCallbackFailed(_logger, Id, ex);
+            }
+        }
+    }
+
+    private void ReleaseAll()
+    {
+        for (int slot = 0; slot < _registrationCount; slot++)
+        {
+            IPollHandler? handler = _registrations[slot].Handler;
+            if (handler is null)
+            {
+                continue;
+            }
+
+            try
+            {
+                handler.OnLoopStopping();
+            }
+            catch (Exception ex)
+            {
+                MNetTransportLog.LoopCallbackFailed(_logger, Id, ex);
+            }
+        }
+
+        // Let the work the handlers queued while closing (pipe completions, continuations) run here.
+        for (int i = 0; i < 16 && !_work.IsEmpty; i++)
+        {
+            RunQueuedWork();
+        }
+    }
+
+    private readonly record struct WorkItem(Action<object?> Action, object? State);
+
+    private struct Registration
+    {
+        public IPollHandler? Handler;
+        public int Fd;
+        public uint Generation;
+    }
+}

@@ -1,0 +1,28 @@
+namespace MNet.Transport.Loop;
+
+/// <summary>
+/// The readiness backend of one <see cref="EventLoop"/>. Contract:
+/// <list type="bullet">
+/// <item><see cref="Add"/>, <see cref="Remove"/> and <see cref="Wait"/> are called on the loop thread only.</item>
+/// <item>Registration is edge-triggered for reading, writing, peer close and errors: an event is reported when
+/// readiness changes (new data, buffer space, FIN, RST), including readiness that exists at <see cref="Add"/>.</item>
+/// <item><see cref="Wake"/> may be called from any thread; it makes a current or the next <see cref="Wait"/> return.
+/// Wake-ups are not reported as events.</item>
+/// <item>A descriptor that is closed is forgotten by the poller; its events may still be in a batch already returned.</item>
+/// </list>
+/// </summary>
+internal interface IPoller : IDisposable
+{
+    /// <summary>Registers <paramref name="fd"/>; <paramref name="token"/> comes back with each of its events.</summary>
+    void Add(int fd, ulong token);
+
+    /// <summary>Stops reporting events for <paramref name="fd"/>.</summary>
+    void Remove(int fd);
+
+    /// <summary>Waits up to <paramref name="timeoutMilliseconds"/> (-1: no limit, 0: poll) and fills <paramref name="events"/>.</summary>
+    /// <returns>The number of events written.</returns>
+    int Wait(Span<PollEvent> events, int timeoutMilliseconds);
+
+    /// <summary>Makes <see cref="Wait"/> return soon. Thread-safe.</summary>
+    void Wake();
+}

@@ -1,0 +1,40 @@
+using System.Buffers;
+using System.Runtime.CompilerServices;
+
+namespace MNet.Transport.Memory;
+
+/// <summary>
+/// One block of a <see cref="PinnedBlockMemoryPool"/> slab. The slab lives on the pinned object heap, so
+/// <see cref="Pin"/> hands out a raw pointer with no GC handle; disposing returns the block to its pool.
+/// </summary>
+internal sealed unsafe class PinnedBlock : MemoryManager<byte>
+{
+    private readonly PinnedBlockMemoryPool _pool;
+    private readonly byte[] _slab;
+    private readonly int _offset;
+    private readonly byte* _pointer;
+
+    public PinnedBlock(PinnedBlockMemoryPool pool, byte[] slab, int offset)
+    {
+        _pool = pool;
+        _slab = slab;
+        _offset = offset;
+        _pointer = (byte*)Unsafe.AsPointer(ref slab[offset]);
+    }
+
+    public override Span<byte> GetSpan() => new(_slab, _offset, PinnedBlockMemoryPool.BlockSize);
+
+    public override MemoryHandle Pin(int elementIndex = 0) => new(_pointer + elementIndex);
+
+    public override void Unpin()
+    {
+    }
+
+    protected override bool TryGetArray(out ArraySegment<byte> segment)
+    {
+        segment = new ArraySegment<byte>(_slab, _offset, PinnedBlockMemoryPool.BlockSize);
+        return true;
+    }
+
+    protected override void Dispose(bool disposing) => _pool.Return(this);
+}

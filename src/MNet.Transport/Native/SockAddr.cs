@@ -1,0 +1,68 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.Sockets;
+
+namespace MNet.Transport.Native;
+
+/// <summary>Converts between <see cref="EndPoint"/> and the native sockaddr bytes libc takes.</summary>
+internal static class SockAddr
+{
+    /// <summary>Large enough for sockaddr_in, sockaddr_in6 and sockaddr_un.</summary>
+    public const int MaxSize = 128;
+
+    /// <summary>Writes <paramref name="endPoint"/> as a native sockaddr and returns its length.</summary>
+    public static int Write(EndPoint endPoint, Span<byte> destination)
+    {
+        // On Unix, SocketAddress holds the native sockaddr layout; endpoints are serialized once per bind/connect.
+        SocketAddress address = endPoint.Serialize();
+        address.Buffer.Span[..address.Size].CopyTo(destination);
+        return address.Size;
+    }
+
+    /// <summary>The address family constant (AF_*) for <paramref name="endPoint"/>.</summary>
+    public static int FamilyOf(EndPoint endPoint) => endPoint.AddressFamily switch
+    {
+        AddressFamily.InterNetwork => Libc.AF_INET,
+        AddressFamily.InterNetworkV6 => Libc.AF_INET6,
+        AddressFamily.Unix => Libc.AF_UNIX,
+        _ => throw new ArgumentException($"Address family {endPoint.AddressFamily} is not supported.", nameof(endPoint)),
+    };
+
+    /// <summary>Reads an IP sockaddr; returns null for other families (Unix peers are unnamed).</summary>
+    public static IPEndPoint? ReadIP(ReadOnlySpan<byte> address)
+    {
+        if (address.Length < 2)
+        {
+            return null;
+        }
+
+        int family = BitConverter.ToUInt16(address);
+        if (family == Libc.AF_INET && address.Length >= 16)
+        {
+            int port = BinaryPrimitives.ReadUInt16BigEndian(address[2..]);
+            long ip = BitConverter.ToUInt32(address[4..]);
+            return new IPEndPoint(new IPAddress(ip), port);
+        }
+
+        if (family == Libc.AF_INET6 && address.Length >= 28)
+        {
+            int port = BinaryPrimitives.ReadUInt16BigEndian(address[2..]);
+            uint scope = BitConverter.ToUInt32(address[24..]);
+            return new IPEndPoint(new IPAddress(address.Slice(8, 16), scope), port);
+        }
+
+        return null;
+    }
+
+    /// <summary>The local address a socket is bound to.</summary>
+    public static unsafe EndPoint? GetSockName(int fd, AddressFamily family)
+    {
+        byte* buffer = stackalloc byte[MaxSize];
+        int length = MaxSize;
+        if (Libc.GetSockName(fd, buffer, &length) != 0)
+        {
+            throw Errno.ToException(Errno.Last);
+        }
+        return family == AddressFamily.Unix ? null : ReadIP(new ReadOnlySpan<byte>(buffer, length));
+    }
+}

@@ -1,0 +1,58 @@
+using System.Net;
+using System.Net.Sockets;
+using MNet.Transport.Native;
+
+namespace MNet.Transport.Tcp;
+
+/// <summary>Creates bound, listening, nonblocking stream sockets.</summary>
+internal static class ListenSocket
+{
+    /// <summary>Opens a socket listening on <paramref name="endPoint"/>; throws <see cref="Microsoft.AspNetCore.Connections.AddressInUseException"/> when taken.</summary>
+    public static unsafe int Open(EndPoint endPoint, int backlog, bool reusePort)
+    {
+        int fd = Libc.Socket(SockAddr.FamilyOf(endPoint), Libc.SOCK_STREAM | Libc.SOCK_NONBLOCK | Libc.SOCK_CLOEXEC, 0);
+        if (fd < 0)
+        {
+            throw Errno.ToException(Errno.Last, "socket");
+        }
+
+        try
+        {
+            if (endPoint is IPEndPoint ip)
+            {
+                Libc.SetIntOption(fd, Libc.SOL_SOCKET, Libc.SO_REUSEADDR, 1);
+                if (reusePort)
+                {
+                    Libc.SetIntOption(fd, Libc.SOL_SOCKET, Libc.SO_REUSEPORT, 1);
+                }
+                if (ip.AddressFamily == AddressFamily.InterNetworkV6)
+                {
+                    // Only the IPv6 wildcard is dual-stack, as with Kestrel's Sockets transport.
+                    int v6Only = ip.Address.Equals(IPAddress.IPv6Any) ? 0 : 1;
+                    Libc.SetIntOption(fd, Libc.IPPROTO_IPV6, Libc.IPV6_V6ONLY, v6Only);
+                }
+            }
+
+            Span<byte> address = stackalloc byte[SockAddr.MaxSize];
+            int length = SockAddr.Write(endPoint, address);
+            fixed (byte* pointer = address)
+            {
+                if (Libc.Bind(fd, pointer, length) != 0)
+                {
+                    throw Errno.ToException(Errno.Last, endPoint.ToString());
+                }
+            }
+
+            if (Libc.Listen(fd, backlog) != 0)
+            {
+                throw Errno.ToException(Errno.Last, endPoint.ToString());
+            }
+            return fd;
+        }
+        catch
+        {
+            Libc.Close(fd);
+            throw;
+        }
+    }
+}

@@ -1,0 +1,116 @@
+using System.Diagnostics;
+using MNet.Transport.Diagnostics;
+using MNet.Transport.Loop;
+using MNet.Transport.Native;
+
+namespace MNet.Transport.Tcp;
+
+/// <summary>One listening socket on one loop: drains accept4 on each readiness edge.</summary>
+internal sealed unsafe class TcpAcceptor : IPollHandler
+{
+    private const int BackoffMilliseconds = 100;
+    private static readonly long s_logInterval = Stopwatch.Frequency * 10;
+
+    private readonly MNetConnectionListener _listener;
+    private int _fd;
+    private ulong _registration;
+    private bool _paused;
+    private long _lastPauseLogged = -s_logInterval;
+
+    public TcpAcceptor(int fd, EventLoop loop, MNetConnectionListener listener)
+    {
+        _fd = fd;
+        Loop = loop;
+        _listener = listener;
+    }
+
+    public EventLoop Loop { get; }
+
+    /// <summary>Starts accepting. Loop thread only.</summary>
+    public void Start() => _registration = Loop.Register(_fd, this);
+
+    /// <summary>Stops accepting and closes the listening socket. Loop thread only; idempotent.</summary>
+    public void Stop()
+    {
+        if (_fd < 0)
+        {
+            return;
+        }
+        Loop.Unregister(_registration);
+        Libc.Close(_fd);
+        _fd = -1;
+    }
+
+    void IPollHandler.OnPollEvents(PollEvents events)
+    {
+        if (!_paused)
+        {
+            AcceptAvailable();
+        }
+    }
+
+    void IPollHandler.OnLoopStopping() => Stop();
+
+    private void AcceptAvailable()
+    {
+        byte* address = stackalloc byte[SockAddr.MaxSize];
+        while (_fd >= 0)
+        {
+            int length = SockAddr.MaxSize;
+            int fd = Libc.Accept4(_fd, address, &length, Libc.SOCK_NONBLOCK | Libc.SOCK_CLOEXEC);
+            if (fd >= 0)
+            {
+                _listener.OnAccepted(Loop, fd, new ReadOnlySpan<byte>(address, length));
+                continue;
+            }
+
+            int errno = Errno.Last;
+            switch (errno)
+            {
+                case Errno.EAGAIN:
+                    return;
+                case Errno.EINTR:
+                case Errno.ECONNABORTED:
+                    continue;
+                case Errno.EMFILE:
+                case Errno.ENFILE:
+                case Errno.ENOBUFS:
+                case Errno.ENOMEM:
+                    PauseAccepting(errno);
+                    return;
+                default:
+                    MNetTransportLog.AcceptFailed(_listener.Logger, _listener.EndPoint, Errno.ToSocketException(errno));
+                    return;
+            }
+        }
+    }
+
+    /// <summary>Out of descriptors or memory: the pending connection stays queued; retry after a pause instead of spinning.</summary>
+    private void PauseAccepting(int errno)
+    {
+        _paused = true;
+        long now = Stopwatch.GetTimestamp();
+        if (now - _lastPauseLogged >= s_logInterval)
+        {
+            _lastPauseLogged = now;
+            MNetTransportLog.AcceptPaused(_listener.Logger, _listener.EndPoint, BackoffMilliseconds, Errno.ToSocketException(errno).Message);
+        }
+
+        Task.Delay(BackoffMilliseconds).ContinueWith(
+            static (_, state) =>
+            {
+                TcpAcceptor acceptor = (TcpAcceptor)state!;
+                acceptor.Loop.Schedule(static s => ((TcpAcceptor)s!).Resume(), acceptor);
+            },
+            this,
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
+    }
+
+    private void Resume()
+    {
+        _paused = false;
+        AcceptAvailable();
+    }
+}

@@ -1,0 +1,423 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net;
+using System.Runtime.CompilerServices;
+using MNet.Transport.Diagnostics;
+using MNet.Transport.Loop;
+using MNet.Transport.Native;
+using Microsoft.AspNetCore.Connections;
+
+namespace MNet.Transport.Tcp;
+
+/// <summary>
+/// A connected stream socket (TCP or Unix) served by one <see cref="EventLoop"/>. Its receive and send loops run
+/// on that loop's thread: epoll readiness resumes them inline, pipe continuations are scheduled onto it.
+/// </summary>
+internal sealed partial class TcpConnection : ConnectionContext, IPollHandler
+{
+    // Bytes read in one pass before the loop yields to other connections.
+    private const int MaxBytesPerReceivePass = 256 * 1024;
+    private const int MaxSendSegments = 64;
+
+    private readonly TcpConnectionSettings _settings;
+    private readonly EventLoop _loop;
+    private readonly Pipe _input;
+    private readonly Pipe _output;
+    private readonly ReadinessSignal _readable = new();
+    private readonly ReadinessSignal _writable = new();
+    private readonly CancellationTokenSource _connectionClosedTokenSource = new();
+    private int _fd;
+    private ulong _registration;
+    private bool _peerClosed;
+    private bool _stopReceiving;
+    private Exception? _socketError;
+    private volatile ConnectionAbortedException? _abortReason;
+    private Task _processingTask = Task.CompletedTask;
+
+    public TcpConnection(int fd, TcpConnectionSettings settings, EndPoint? localEndPoint, EndPoint? remoteEndPoint)
+    {
+        _fd = fd;
+        _settings = settings;
+        _loop = settings.Loop;
+        _input = new Pipe(settings.InputOptions);
+        _output = new Pipe(settings.OutputOptions);
+        Transport = new DuplexPipe(_input.Reader, _output.Writer);
+        LocalEndPoint = localEndPoint;
+        RemoteEndPoint = remoteEndPoint;
+        ConnectionClosed = _connectionClosedTokenSource.Token;
+    }
+
+    public override IDuplexPipe Transport { get; set; }
+
+    public override CancellationToken ConnectionClosed { get; set; }
+
+    /// <summary>Registers the socket and starts both I/O loops. Loop thread only.</summary>
+    public void Start()
+    {
+        try
+        {
+            _registration = _loop.Register(_fd, this);
+        }
+        catch (Exception ex)
+        {
+            Libc.Close(_fd);
+            _fd = -1;
+            _input.Writer.Complete(ex);
+            _output.Reader.Complete(ex);
+            FireConnectionClosed();
+            return;
+        }
+
+        _processingTask = RunAsync();
+    }
+
+    public override void Abort(ConnectionAbortedException abortReason)
+    {
+        if (Interlocked.CompareExchange(ref _abortReason, abortReason, null) is null)
+        {
+            _loop.Schedule(static state => ((TcpConnection)state!).StopBothDirections(), this);
+        }
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        _input.Reader.Complete();
+        _output.Writer.Complete();
+        // The token source is not disposed: it has no timer, and ConnectionClosed may still fire on the thread pool.
+        await _processingTask.ConfigureAwait(false);
+        await base.DisposeAsync().ConfigureAwait(false);
+    }
+
+    void IPollHandler.OnPollEvents(PollEvents events)
+    {
+        if ((events & (PollEvents.Closed | PollEvents.Error)) != 0)
+        {
+            _peerClosed = true;
+            _writable.Set();
+        }
+        if ((events & PollEvents.Writable) != 0)
+        {
+            _writable.Set();
+        }
+        if ((events & (PollEvents.Readable | PollEvents.Closed | PollEvents.Error)) != 0)
+        {
+            _readable.Set();
+        }
+    }
+
+    void IPollHandler.OnLoopStopping()
+        => Abort(new ConnectionAbortedException("The transport is shutting down."));
+
+    private async Task RunAsync()
+    {
+        Task receiving = ReceiveAsync();
+        Task sending = SendAsync();
+        await receiving;
+        await sending;
+
+        if (_loop.IsOnLoopThread)
+        {
+            CloseSocket();
+            return;
+        }
+
+        // Rare: a continuation ran off the loop (deep stack or a stopped loop); the close belongs to the loop.
+        TaskCompletionSource closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        _loop.Schedule(
+            static state =>
+            {
+                var (connection, closed) = ((TcpConnection, TaskCompletionSource))state!;
+                connection.CloseSocket();
+                closed.SetResult();
+            },
+            (this, closed));
+        await closed.Task;
+    }
+
+    private async Task ReceiveAsync()
+    {
+        PipeWriter writer = _input.Writer;
+        Exception? error = null;
+        try
+        {
+            while (true)
+            {
+                await _readable.WaitAsync();
+                if (_stopReceiving)
+                {
+                    break;
+                }
+
+                ReceiveStatus status = ReceiveAvailable(writer);
+                FlushResult flush = await writer.FlushAsync();
+                if (status == ReceiveStatus.EndOfStream || flush.IsCompleted || flush.IsCanceled || _stopReceiving)
+                {
+                    break;
+                }
+                if (status == ReceiveStatus.MoreAvailable)
+                {
+                    // Let other connections on this loop run before reading on.
+                    _loop.Schedule(static state => ((TcpConnection)state!)._readable.Set(), this);
+                }
+            }
+        }
+        catch (ConnectionResetException ex)
+        {
+            error = ex;
+        }
+        catch (Exception ex)
+        {
+            MNetTransportLog.ConnectionError(_settings.Logger, ConnectionId, ex);
+            error = ex;
+        }
+
+        if (error is not null)
+        {
+            _socketError ??= error;
+            StopSending();
+        }
+        writer.Complete(_abortReason ?? error);
+    }
+
+    private unsafe ReceiveStatus ReceiveAvailable(PipeWriter writer)
+    {
+        int total = 0;
+        while (true)
+        {
+            Memory<byte> memory = writer.GetMemory();
+            nint received;
+            fixed (byte* buffer = memory.Span)
+            {
+                received = Libc.Recv(_fd, buffer, memory.Length, 0);
+            }
+
+            if (received > 0)
+            {
+                writer.Advance((int)received);
+                total += (int)received;
+                if (received < memory.Length && !_peerClosed)
+                {
+                    // A short read drained the socket; the next arrival raises a new edge.
+                    return ReceiveStatus.Drained;
+                }
+                if (total >= MaxBytesPerReceivePass)
+                {
+                    return ReceiveStatus.MoreAvailable;
+                }
+                continue;
+            }
+
+            if (received == 0)
+            {
+                return ReceiveStatus.EndOfStream;
+            }
+
+            int errno = Errno.Last;
+            if (errno == Errno.EAGAIN)
+            {
+                return ReceiveStatus.Drained;
+            }
+            if (errno != Errno.EINTR)
+            {
+                throw Errno.ToException(errno);
+            }
+        }
+    }
+
+    private async Task SendAsync()
+    {
+        PipeReader reader = _output.Reader;
+        Exception? error = null;
+        try
+        {
+            while (true)
+            {
+                ReadResult result = await reader.ReadAsync();
+                if (result.IsCanceled || _abortReason is not null || _socketError is not null)
+                {
+                    break;
+                }
+
+                ReadOnlySequence<byte> buffer = result.Buffer;
+                while (!buffer.IsEmpty)
+                {
+                    long sent = SendAvailable(buffer);
+                    buffer = buffer.Slice(sent);
+                    if (buffer.IsEmpty)
+                    {
+                        break;
+                    }
+
+                    await _writable.WaitAsync();
+                    if (_abortReason is not null || _socketError is not null)
+                    {
+                        break;
+                    }
+                }
+
+                reader.AdvanceTo(buffer.Start);
+                if (!buffer.IsEmpty)
+                {
+                    break;
+                }
+                if (result.IsCompleted)
+                {
+                    Libc.Shutdown(_fd, Libc.SHUT_WR);
+                    break;
+                }
+            }
+        }
+        catch (ConnectionResetException ex)
+        {
+            error = ex;
+        }
+        catch (Exception ex)
+        {
+            MNetTransportLog.ConnectionError(_settings.Logger, ConnectionId, ex);
+            error = ex;
+        }
+
+        if (error is not null)
+        {
+            _socketError ??= error;
+        }
+        StopReceiving();
+        reader.Complete(_abortReason ?? _socketError);
+    }
+
+    /// <summary>Writes as much of <paramref name="buffer"/> as the socket takes now; 0 means wait for EPOLLOUT.</summary>
+    private unsafe long SendAvailable(in ReadOnlySequence<byte> buffer)
+    {
+        if (buffer.IsSingleSegment)
+        {
+            ReadOnlySpan<byte> span = buffer.FirstSpan;
+            fixed (byte* data = span)
+            {
+                return SendBytes(data, span.Length);
+            }
+        }
+
+        IOVector* vectors = stackalloc IOVector[MaxSendSegments];
+        SegmentHandles handles = default;
+        int count = 0;
+        try
+        {
+            foreach (ReadOnlyMemory<byte> segment in buffer)
+            {
+                if (segment.IsEmpty)
+                {
+                    continue;
+                }
+                handles[count] = segment.Pin();
+                vectors[count].Base = (byte*)handles[count].Pointer;
+                vectors[count].Length = (nuint)segment.Length;
+                if (++count == MaxSendSegments)
+                {
+                    break;
+                }
+            }
+            return SendVectors(vectors, count);
+        }
+        finally
+        {
+            for (int i = 0; i < count; i++)
+            {
+                handles[i].Dispose();
+            }
+        }
+    }
+
+    private unsafe long SendBytes(byte* data, int length)
+    {
+        long total = 0;
+        while (total < length)
+        {
+            nint sent = Libc.Send(_fd, data + total, length - (nint)total, Libc.MSG_NOSIGNAL);
+            if (sent >= 0)
+            {
+                total += sent;
+                continue;
+            }
+            if (!ShouldRetrySend(Errno.Last))
+            {
+                break;
+            }
+        }
+        return total;
+    }
+
+    private unsafe long SendVectors(IOVector* vectors, int count)
+    {
+        MessageHeader message = new() { IOVectors = vectors, IOVectorCount = (nuint)count };
+        while (true)
+        {
+            nint sent = Libc.SendMsg(_fd, &message, Libc.MSG_NOSIGNAL);
+            if (sent >= 0)
+            {
+                return sent;
+            }
+            if (!ShouldRetrySend(Errno.Last))
+            {
+                return 0;
+            }
+        }
+    }
+
+    /// <summary>True for EINTR; false for EAGAIN (wait for EPOLLOUT); throws for real errors.</summary>
+    private static bool ShouldRetrySend(int errno) => errno switch
+    {
+        Errno.EINTR => true,
+        Errno.EAGAIN => false,
+        _ => throw Errno.ToException(errno),
+    };
+
+    private void StopReceiving()
+    {
+        _stopReceiving = true;
+        _readable.Set();
+        _input.Writer.CancelPendingFlush();
+    }
+
+    private void StopSending()
+    {
+        _output.Reader.CancelPendingRead();
+        _writable.Set();
+    }
+
+    private void StopBothDirections()
+    {
+        StopSending();
+        StopReceiving();
+    }
+
+    private void CloseSocket()
+    {
+        _loop.Unregister(_registration);
+        if (_abortReason is not null)
+        {
+            Libc.SetLingerZero(_fd);
+        }
+        Libc.Close(_fd);
+        _fd = -1;
+        FireConnectionClosed();
+    }
+
+    private void FireConnectionClosed()
+        => ThreadPool.UnsafeQueueUserWorkItem(
+            static connection => connection._connectionClosedTokenSource.Cancel(),
+            this,
+            preferLocal: false);
+
+    private enum ReceiveStatus
+    {
+        Drained,
+        MoreAvailable,
+        EndOfStream,
+    }
+
+    [InlineArray(MaxSendSegments)]
+    private struct SegmentHandles
+    {
+        private MemoryHandle _element;
+    }
+}

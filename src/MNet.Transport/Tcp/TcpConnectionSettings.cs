@@ -1,0 +1,49 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using MNet.Transport.Loop;
+using Microsoft.Extensions.Logging;
+
+namespace MNet.Transport.Tcp;
+
+/// <summary>What every connection on one loop shares: its loop, the pool and the pipe options.</summary>
+internal sealed class TcpConnectionSettings
+{
+    public TcpConnectionSettings(
+        EventLoop loop,
+        MemoryPool<byte> memoryPool,
+        PipeScheduler applicationScheduler,
+        long maxReadBufferSize,
+        long maxWriteBufferSize,
+        ILogger logger)
+    {
+        Loop = loop;
+        MemoryPool = memoryPool;
+        Logger = logger;
+        InputOptions = new PipeOptions(
+            memoryPool,
+            readerScheduler: applicationScheduler,
+            writerScheduler: loop.Scheduler,
+            pauseWriterThreshold: maxReadBufferSize,
+            resumeWriterThreshold: maxReadBufferSize / 2,
+            minimumSegmentSize: memoryPool.MaxBufferSize,
+            useSynchronizationContext: false);
+        OutputOptions = new PipeOptions(
+            memoryPool,
+            readerScheduler: loop.Scheduler,
+            writerScheduler: applicationScheduler,
+            pauseWriterThreshold: maxWriteBufferSize,
+            resumeWriterThreshold: maxWriteBufferSize / 2,
+            minimumSegmentSize: memoryPool.MaxBufferSize,
+            useSynchronizationContext: false);
+    }
+
+    public EventLoop Loop { get; }
+
+    public MemoryPool<byte> MemoryPool { get; }
+
+    public PipeOptions InputOptions { get; }
+
+    public PipeOptions OutputOptions { get; }
+
+    public ILogger Logger { get; }
+}

@@ -3,7 +3,11 @@ namespace MNet.Transport.Tests.Infrastructure;
 /// <summary>Reads this process's open descriptors, event-loop threads and resident memory from /proc.</summary>
 public static class ProcessResources
 {
-    public static int OpenFileDescriptors => Directory.GetFiles("/proc/self/fd").Length;
+    /// <summary>
+    /// Open sockets, epoll and eventfd descriptors: what a transport owns. Files the runtime maps as it loads
+    /// assemblies and symbols come and go on their own and are not counted.
+    /// </summary>
+    public static int OpenFileDescriptors => NetworkDescriptors().Count();
 
     public static int LoopThreads => Directory.GetDirectories("/proc/self/task").Count(IsLoopThread);
 
@@ -17,7 +21,9 @@ public static class ProcessResources
     }
 
     /// <summary>What each open descriptor points at, for failure messages.</summary>
-    public static string DescribeFileDescriptors() => string.Join(", ", Directory.GetFiles("/proc/self/fd")
+    public static string DescribeFileDescriptors() => string.Join(", ", NetworkDescriptors());
+
+    private static IEnumerable<string> NetworkDescriptors() => Directory.GetFiles("/proc/self/fd")
         .Select(fd =>
         {
             try
@@ -26,9 +32,13 @@ public static class ProcessResources
             }
             catch (IOException)
             {
-                return $"{Path.GetFileName(fd)}->?";
+                return null; // closed while we looked
             }
-        }));
+        })
+        .OfType<string>()
+        .Where(link => link.Contains("socket:", StringComparison.Ordinal)
+            || link.Contains("[eventpoll]", StringComparison.Ordinal)
+            || link.Contains("[eventfd]", StringComparison.Ordinal));
 
     private static bool IsLoopThread(string taskDirectory)
     {

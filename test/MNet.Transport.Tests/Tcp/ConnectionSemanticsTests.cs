@@ -1,0 +1,152 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using MNet.Transport.Tests.Infrastructure;
+using Microsoft.AspNetCore.Connections;
+
+namespace MNet.Transport.Tests.Tcp;
+
+/// <summary>How a connection's pipes follow the socket: FIN, RST, abort and backpressure.</summary>
+public sealed class ConnectionSemanticsTests
+{
+    [Theory]
+    [MemberData(nameof(Transports.All), MemberType = typeof(Transports))]
+    public async Task PeerFinAfterData_EveryByteIsDeliveredBeforeTheInputCompletes(TransportKind kind)
+    {
+        await using ListenerScope scope = await ListenerScope.StartAsync(kind);
+        using Socket client = await scope.ConnectAsync();
+        ConnectionContext connection = await scope.AcceptAsync();
+        byte[] payload = new byte[1024 * 1024];
+        new Random(7).NextBytes(payload);
+
+        await client.SendAsync(payload);
+        client.Shutdown(SocketShutdown.Send);
+        byte[] received = await PipeDrain.ReadToEndAsync(connection.Transport.Input);
+
+        Assert.Equal(payload, received);
+        await connection.Transport.Output.WriteAsync(Encoding.ASCII.GetBytes("bye"));
+        await connection.Transport.Output.CompleteAsync();
+        Assert.Equal("bye", Encoding.ASCII.GetString(await ReceiveToEndAsync(client)));
+        await connection.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Abort_ClosesWithReset()
+    {
+        await using ListenerScope scope = await ListenerScope.StartAsync(TransportKind.MNet);
+        using Socket client = await scope.ConnectAsync();
+        ConnectionContext connection = await scope.AcceptAsync();
+
+        connection.Abort(new ConnectionAbortedException("test abort"));
+
+        SocketException error = await Assert.ThrowsAsync<SocketException>(async () => await client.ReceiveAsync(new byte[16]));
+        Assert.Equal(SocketError.ConnectionReset, error.SocketErrorCode);
+        await Assert.ThrowsAsync<ConnectionAbortedException>(async () => await connection.Transport.Input.ReadAsync());
+        await connection.DisposeAsync();
+    }
+
+    [Theory]
+    [MemberData(nameof(Transports.All), MemberType = typeof(Transports))]
+    public async Task PeerReset_FailsTheInputWithConnectionResetException(TransportKind kind)
+    {
+        await using ListenerScope scope = await ListenerScope.StartAsync(kind);
+        Socket client = await scope.ConnectAsync();
+        ConnectionContext connection = await scope.AcceptAsync();
+
+        client.LingerState = new LingerOption(true, 0);
+        client.Close();
+
+        await Assert.ThrowsAsync<ConnectionResetException>(() => PipeDrain.ReadToEndAsync(connection.Transport.Input));
+        await connection.DisposeAsync();
+    }
+
+    // Kestrel's Sockets transport ends such flushes with IsCompleted and no error; MNet says why.
+    [Fact]
+    public async Task WritingToAResetPeer_FailsWithConnectionResetException()
+    {
+        await using ListenerScope scope = await ListenerScope.StartAsync(TransportKind.MNet);
+        Socket client = await scope.ConnectAsync();
+        ConnectionContext connection = await scope.AcceptAsync();
+        client.LingerState = new LingerOption(true, 0);
+        client.Close();
+
+        Exception? error = null;
+        for (int i = 0; i < 200 && error is null; i++)
+        {
+            try
+            {
+                FlushResult flush = await connection.Transport.Output.WriteAsync(new byte[1024]);
+                if (flush.IsCompleted)
+                {
+                    break;
+                }
+                await Task.Delay(10);
+            }
+            catch (Exception ex)
+            {
+                error = ex;
+            }
+        }
+
+        Assert.IsType<ConnectionResetException>(error);
+        await connection.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task ReceiveBackpressure_BuffersNoMoreThanTheReadLimit_ThenDeliversEverything()
+    {
+        const long limit = 64 * 1024;
+        const int total = 8 * 1024 * 1024;
+        await using ListenerScope scope = await ListenerScope.StartAsync(TransportKind.MNet, o => o.MaxReadBufferSize = limit);
+        using Socket client = await scope.ConnectAsync();
+        ConnectionContext connection = await scope.AcceptAsync();
+        byte[] payload = new byte[total];
+        new Random(3).NextBytes(payload);
+
+        Task sending = Task.Run(async () =>
+        {
+            await client.SendAsync(payload);
+            client.Shutdown(SocketShutdown.Send);
+        });
+        await Task.Delay(500); // the application reads nothing meanwhile
+
+        ReadResult first = await connection.Transport.Input.ReadAsync();
+        long buffered = first.Buffer.Length;
+        connection.Transport.Input.AdvanceTo(first.Buffer.Start);
+        byte[] received = await PipeDrain.ReadToEndAsync(connection.Transport.Input);
+        await sending;
+
+        // One receive pass (at most 256 KiB) may land on top of the limit before the loop sees the pause.
+        Assert.InRange(buffered, 1, limit + (256 * 1024) + 4096);
+        Assert.Equal(payload, received);
+        await connection.DisposeAsync();
+    }
+
+    [Theory]
+    [MemberData(nameof(Transports.All), MemberType = typeof(Transports))]
+    public async Task EndPoints_AreThoseOfTheSocket(TransportKind kind)
+    {
+        await using ListenerScope scope = await ListenerScope.StartAsync(kind);
+        using Socket client = await scope.ConnectAsync();
+        ConnectionContext connection = await scope.AcceptAsync();
+
+        Assert.Equal(client.LocalEndPoint, connection.RemoteEndPoint);
+        Assert.Equal(client.RemoteEndPoint, connection.LocalEndPoint);
+        Assert.False(string.IsNullOrEmpty(connection.ConnectionId));
+        await connection.DisposeAsync();
+    }
+
+    private static async Task<byte[]> ReceiveToEndAsync(Socket socket)
+    {
+        using MemoryStream all = new();
+        byte[] buffer = new byte[4096];
+        int read;
+        while ((read = await socket.ReceiveAsync(buffer)) > 0)
+        {
+            all.Write(buffer, 0, read);
+        }
+        return all.ToArray();
+    }
+}

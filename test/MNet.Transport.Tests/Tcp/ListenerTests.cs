@@ -1,0 +1,124 @@
+using System.Buffers;
+using System.Net;
+using System.Net.Sockets;
+using MNet.Transport.Hosting;
+using MNet.Transport.Tests.Infrastructure;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace MNet.Transport.Tests.Tcp;
+
+public sealed class ListenerTests
+{
+    [Fact]
+    public async Task IPv6Any_IsDualStack_AndAcceptsIPv4Clients()
+    {
+        await using ListenerScope scope = await ListenerScope.StartAsync(TransportKind.MNet, endPoint: new IPEndPoint(IPAddress.IPv6Any, 0));
+        int port = ((IPEndPoint)scope.Listener.EndPoint).Port;
+
+        using Socket v4 = await scope.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port));
+        await using ConnectionContext fromV4 = await scope.AcceptAsync();
+        using Socket v6 = await scope.ConnectAsync(new IPEndPoint(IPAddress.IPv6Loopback, port));
+        await using ConnectionContext fromV6 = await scope.AcceptAsync();
+
+        Assert.NotEqual(0, port);
+        Assert.Equal(IPAddress.Loopback.MapToIPv6(), ((IPEndPoint)fromV4.RemoteEndPoint!).Address);
+        Assert.Equal(IPAddress.IPv6Loopback, ((IPEndPoint)fromV6.RemoteEndPoint!).Address);
+        Assert.Equal(port, ((IPEndPoint)fromV4.LocalEndPoint!).Port);
+    }
+
+    [Fact]
+    public async Task Unbind_EndsAccepting_WhileAcceptedConnectionsKeepWorking()
+    {
+        await using ListenerScope scope = await ListenerScope.StartAsync(TransportKind.MNet);
+        EndPoint endPoint = scope.Listener.EndPoint;
+        using Socket client = await scope.ConnectAsync();
+        ConnectionContext connection = await scope.AcceptAsync();
+
+        await scope.Listener.UnbindAsync();
+
+        Assert.Null(await scope.Listener.AcceptAsync());
+        SocketException refused = await Assert.ThrowsAsync<SocketException>(() => scope.ConnectAsync(endPoint));
+        Assert.Equal(SocketError.ConnectionRefused, refused.SocketErrorCode);
+
+        await client.SendAsync(new byte[] { 1, 2, 3 });
+        System.IO.Pipelines.ReadResult read = await connection.Transport.Input.ReadAsync();
+        Assert.Equal(new byte[] { 1, 2, 3 }, read.Buffer.ToArray());
+        connection.Transport.Input.AdvanceTo(read.Buffer.End);
+        await connection.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task UnixSocket_AcceptsAndRemovesItsFileOnUnbind()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"mnet-{Guid.NewGuid():N}.sock");
+        await using (ListenerScope scope = await ListenerScope.StartAsync(TransportKind.MNet, o => o.LoopCount = 2, new UnixDomainSocketEndPoint(path)))
+        {
+            for (int i = 0; i < 4; i++)
+            {
+                using Socket client = await scope.ConnectAsync();
+                await using ConnectionContext connection = await scope.AcceptAsync();
+                await client.SendAsync(new byte[] { (byte)i });
+                System.IO.Pipelines.ReadResult read = await connection.Transport.Input.ReadAsync();
+                Assert.Equal((byte)i, read.Buffer.FirstSpan[0]);
+                connection.Transport.Input.AdvanceTo(read.Buffer.End);
+            }
+            Assert.True(File.Exists(path));
+        }
+        Assert.False(File.Exists(path));
+    }
+
+    [Fact]
+    public async Task FactoryDispose_AbortsOpenConnections_AndLeavesNoThreadOrDescriptor()
+    {
+        await (await ListenerScope.StartAsync(TransportKind.MNet)).DisposeAsync(); // loads what the scope needs
+        int fdBaseline = ProcessResources.OpenFileDescriptors;
+        MNetTransportFactory factory = new(Options.Create(new MNetTransportOptions { LoopCount = 2 }), NullLoggerFactory.Instance);
+        IConnectionListener listener = await factory.BindAsync(new IPEndPoint(IPAddress.Loopback, 0));
+        using Socket client = new(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await client.ConnectAsync(listener.EndPoint);
+        ConnectionContext? connection = await listener.AcceptAsync();
+        Assert.NotNull(connection);
+        Assert.Equal(2, ProcessResources.LoopThreads);
+
+        await factory.DisposeAsync();
+
+        await Assert.ThrowsAsync<SocketException>(async () => await client.ReceiveAsync(new byte[1]));
+        await connection.DisposeAsync();
+        await listener.DisposeAsync();
+        client.Close();
+        Assert.Equal(0, await ProcessResources.SettleAsync(() => ProcessResources.LoopThreads, 0));
+        int remaining = await ProcessResources.SettleAsync(() => ProcessResources.OpenFileDescriptors, fdBaseline);
+        Assert.True(remaining <= fdBaseline, $"{remaining} descriptors open, {fdBaseline} before: {ProcessResources.DescribeFileDescriptors()}");
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await factory.BindAsync(new IPEndPoint(IPAddress.Loopback, 0)));
+    }
+
+    [Fact]
+    public void CanBind_ServesIPAndUnixEndPoints_AndDeclinesTheRest()
+    {
+        MNetTransportFactory factory = new(Options.Create(new MNetTransportOptions()), NullLoggerFactory.Instance);
+
+        Assert.True(factory.CanBind(new IPEndPoint(IPAddress.Loopback, 0)));
+        Assert.True(factory.CanBind(new IPEndPoint(IPAddress.IPv6Any, 0)));
+        Assert.True(factory.CanBind(new UnixDomainSocketEndPoint("/tmp/x.sock")));
+        Assert.False(factory.CanBind(new DnsEndPoint("localhost", 80)));
+        Assert.False(factory.CanBind(new FileHandleEndPoint(3, FileHandleType.Auto)));
+    }
+
+    [Theory]
+    [InlineData(nameof(MNetTransportOptions.LoopCount))]
+    [InlineData(nameof(MNetTransportOptions.Backlog))]
+    [InlineData(nameof(MNetTransportOptions.MaxReadBufferSize))]
+    [InlineData(nameof(MNetTransportOptions.MaxWriteBufferSize))]
+    public void InvalidOptions_AreRejectedNamingTheOption(string option)
+    {
+        MNetTransportOptions options = new();
+        typeof(MNetTransportOptions).GetProperty(option)!.SetValue(options, option.StartsWith("Max", StringComparison.Ordinal) ? (object)(long?)-1L : (object)0);
+
+        ArgumentOutOfRangeException error = Assert.Throws<ArgumentOutOfRangeException>(() =>
+            new MNetTransportFactory(Options.Create(options), NullLoggerFactory.Instance));
+
+        Assert.Equal(option, error.ParamName);
+    }
+}

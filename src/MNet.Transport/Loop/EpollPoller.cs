@@ -14,6 +14,7 @@ internal sealed unsafe class EpollPoller : IPoller
     private readonly int _capacity;
     private readonly EpollEvent* _events;
     private int _disposed;
+    private int _activeWakers;
 
     public EpollPoller(int capacity = 256)
     {
@@ -82,8 +83,15 @@ internal sealed unsafe class EpollPoller : IPoller
 
     public void Wake()
     {
-        ulong one = 1;
-        Libc.Write(_eventFd, &one, sizeof(ulong));
+        // Counted so Dispose never closes the eventfd under a writer: a closed descriptor number can be reused at
+        // once, and the write would land in someone else's file.
+        Interlocked.Increment(ref _activeWakers);
+        if (Volatile.Read(ref _disposed) == 0)
+        {
+            ulong one = 1;
+            Libc.Write(_eventFd, &one, sizeof(ulong));
+        }
+        Interlocked.Decrement(ref _activeWakers);
     }
 
     public void Dispose()
@@ -91,6 +99,11 @@ internal sealed unsafe class EpollPoller : IPoller
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
         {
             return;
+        }
+        SpinWait spin = default;
+        while (Volatile.Read(ref _activeWakers) != 0)
+        {
+            spin.SpinOnce();
         }
         Libc.Close(_eventFd);
         Libc.Close(_epollFd);

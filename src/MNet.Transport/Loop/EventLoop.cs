@@ -54,14 +54,13 @@ internal sealed class EventLoop
     /// <summary>Queues <paramref name="action"/> to run on the loop thread. Thread-safe; never runs inline.</summary>
     public void Schedule(Action<object?> action, object? state)
     {
+        _work.Enqueue(new WorkItem(action, state));
         if (_hasExited)
         {
-            // The loop is gone; run the item anyway so no continuation is stranded.
-            ThreadPool.UnsafeQueueUserWorkItem(action, state, preferLocal: false);
+            // The loop is gone (or leaving and may have drained the queue before this item arrived).
+            MoveQueuedWorkToThreadPool();
             return;
         }
-
-        _work.Enqueue(new WorkItem(action, state));
         if (Volatile.Read(ref _sleeping) == 1 && Interlocked.CompareExchange(ref _sleeping, 0, 1) == 1)
         {
             _poller.Wake();
@@ -142,7 +141,8 @@ internal sealed class EventLoop
         finally
         {
             _hasExited = true;
-            RunQueuedWork();
+            Interlocked.MemoryBarrier(); // pairs with the enqueue in Schedule: one side sees the other
+            MoveQueuedWorkToThreadPool();
             _poller.Dispose();
             _exited.TrySetResult();
         }
@@ -192,6 +192,15 @@ internal sealed class EventLoop
             {
                 MNetTransportLog.LoopCallbackFailed(_logger, Id, ex);
             }
+        }
+    }
+
+    /// <summary>Runs what is queued on the thread pool once the loop thread is gone, so no continuation is stranded.</summary>
+    private void MoveQueuedWorkToThreadPool()
+    {
+        while (_work.TryDequeue(out WorkItem item))
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(item.Action, item.State, preferLocal: false);
         }
     }
 

@@ -13,6 +13,7 @@ internal sealed unsafe class PinnedBlock : MemoryManager<byte>
     private readonly byte[] _slab;
     private readonly int _offset;
     private readonly byte* _pointer;
+    private int _rented;
 
     public PinnedBlock(PinnedBlockMemoryPool pool, byte[] slab, int offset)
     {
@@ -36,5 +37,16 @@ internal sealed unsafe class PinnedBlock : MemoryManager<byte>
         return true;
     }
 
-    protected override void Dispose(bool disposing) => _pool.Return(this);
+    /// <summary>Marks the block as handed out by its pool.</summary>
+    internal void OnRented() => _rented = 1;
+
+    protected override void Dispose(bool disposing)
+    {
+        // A second return would put the block in the pool twice and hand one buffer to two owners.
+        if (Interlocked.Exchange(ref _rented, 0) == 0)
+        {
+            throw new InvalidOperationException("The memory block was already returned to its pool.");
+        }
+        _pool.Return(this);
+    }
 }

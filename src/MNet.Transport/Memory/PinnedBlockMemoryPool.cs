@@ -22,7 +22,9 @@ internal sealed class PinnedBlockMemoryPool : MemoryPool<byte>
         ArgumentOutOfRangeException.ThrowIfGreaterThan(minBufferSize, BlockSize);
         ObjectDisposedException.ThrowIf(_disposed, this);
 
-        return _blocks.TryDequeue(out PinnedBlock? block) ? block : AllocateSlab();
+        PinnedBlock block = _blocks.TryDequeue(out PinnedBlock? pooled) ? pooled : AllocateSlab();
+        block.OnRented();
+        return block;
     }
 
     internal void Return(PinnedBlock block)

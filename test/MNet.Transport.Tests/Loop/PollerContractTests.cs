@@ -1,0 +1,123 @@
+using System.Net;
+using System.Net.Sockets;
+using MNet.Transport.Loop;
+
+namespace MNet.Transport.Tests.Loop;
+
+/// <summary>The <see cref="IPoller"/> contract, run against every backend.</summary>
+public sealed class PollerContractTests
+{
+    private const ulong Token = 0x0000_0007_0000_002A;
+
+    public static TheoryData<string> Backends => new() { "epoll" };
+
+    [Theory]
+    [MemberData(nameof(Backends))]
+    public async Task Wake_FromAnotherThread_EndsAnUnboundedWait_WithNoEvents(string backend)
+    {
+        using IPoller poller = Create(backend);
+        PollEvent[] events = new PollEvent[8];
+
+        Task<int> wait = Task.Factory.StartNew(() => poller.Wait(events, -1), TaskCreationOptions.LongRunning);
+        await Task.Delay(50);
+        Assert.False(wait.IsCompleted);
+        poller.Wake();
+
+        Assert.Equal(0, await wait.WaitAsync(TimeSpan.FromSeconds(10)));
+    }
+
+    [Theory]
+    [MemberData(nameof(Backends))]
+    public void Wake_BeforeWait_MakesTheNextWaitReturn_AndIsNotRepeated(string backend)
+    {
+        using IPoller poller = Create(backend);
+        PollEvent[] events = new PollEvent[8];
+
+        poller.Wake();
+        poller.Wake();
+
+        Assert.Equal(0, poller.Wait(events, 10_000));
+        Assert.Equal(0, poller.Wait(events, 0));
+    }
+
+    [Theory]
+    [MemberData(nameof(Backends))]
+    public async Task Readiness_IsReportedOncePerChange_WithTheRegistrationToken(string backend)
+    {
+        using IPoller poller = Create(backend);
+        (Socket local, Socket peer) = await ConnectedPairAsync();
+        using (local)
+        using (peer)
+        {
+            await peer.SendAsync(new byte[] { 1 });
+            await Task.Delay(20);
+            poller.Add((int)local.Handle, Token);
+
+            PollEvent first = Assert.Single(WaitFor(poller));
+            Assert.Equal(Token, first.Token);
+            Assert.Equal(PollEvents.Readable | PollEvents.Writable, first.Events);
+            Assert.Empty(Poll(poller)); // edge-triggered: unread data does not report again
+
+            await peer.SendAsync(new byte[] { 2 });
+            Assert.True(Assert.Single(WaitFor(poller)).Events.HasFlag(PollEvents.Readable));
+
+            peer.Shutdown(SocketShutdown.Send);
+            PollEvents closed = Assert.Single(WaitFor(poller)).Events;
+            Assert.True(closed.HasFlag(PollEvents.Readable | PollEvents.Closed), closed.ToString());
+
+            byte[] buffer = new byte[8];
+            Assert.Equal(2, local.Receive(buffer)); // the data that came before the FIN is still there
+            Assert.Equal(0, local.Receive(buffer));
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Backends))]
+    public async Task Remove_StopsEvents(string backend)
+    {
+        using IPoller poller = Create(backend);
+        (Socket local, Socket peer) = await ConnectedPairAsync();
+        using (local)
+        using (peer)
+        {
+            poller.Add((int)local.Handle, Token);
+            Assert.Single(WaitFor(poller)); // initially writable
+            poller.Remove((int)local.Handle);
+
+            await peer.SendAsync(new byte[] { 1 });
+            await Task.Delay(20);
+            Assert.Empty(Poll(poller));
+        }
+    }
+
+    private static IPoller Create(string backend) => backend switch
+    {
+        "epoll" => new EpollPoller(),
+        _ => throw new ArgumentOutOfRangeException(nameof(backend), backend, "Unknown backend."),
+    };
+
+    private static PollEvent[] WaitFor(IPoller poller)
+    {
+        PollEvent[] events = new PollEvent[8];
+        int count = poller.Wait(events, 10_000);
+        return events[..count];
+    }
+
+    private static PollEvent[] Poll(IPoller poller)
+    {
+        PollEvent[] events = new PollEvent[8];
+        return events[..poller.Wait(events, 0)];
+    }
+
+    private static async Task<(Socket Local, Socket Peer)> ConnectedPairAsync()
+    {
+        using Socket listener = new(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen();
+        Socket peer = new(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await peer.ConnectAsync(listener.LocalEndPoint!);
+        Socket local = await listener.AcceptAsync();
+        local.Blocking = false;
+        return (local, peer);
+    }
+}

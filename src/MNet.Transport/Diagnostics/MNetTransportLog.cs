@@ -26,4 +26,7 @@ internal static partial class MNetTransportLog
 
     [LoggerMessage(7, LogLevel.Debug, "Listening on {EndPoint} with {LoopCount} event loop(s).")]
     public static partial void Listening(ILogger logger, EndPoint endPoint, int loopCount);
+
+    [LoggerMessage(8, LogLevel.Error, "A ConnectionClosed callback of connection {ConnectionId} threw.")]
+    public static partial void ConnectionClosedCallbackFailed(ILogger logger, string connectionId, Exception exception);
 }

@@ -1,9 +1,7 @@
-using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 using MNet.Transport.Diagnostics;
-using MNet.Transport.Loop;
-using MNet.Transport.Memory;
 using MNet.Transport.Tcp;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
@@ -18,13 +16,7 @@ namespace MNet.Transport.Hosting;
 /// </summary>
 public sealed class MNetTransportFactory : IConnectionListenerFactory, IConnectionListenerFactorySelector, IAsyncDisposable
 {
-    private readonly MNetTransportOptions _options;
-    private readonly ILogger _logger;
-    private readonly Lock _lock = new();
-    private PinnedBlockMemoryPool? _memoryPool;
-    private LoopGroup? _loops;
-    private TcpConnectionSettings[]? _settings;
-    private bool _disposed;
+    private readonly TransportRuntime _runtime;
     private bool _warnedPlatform;
 
     /// <summary>Creates the factory; event loops start with the first bind.</summary>
@@ -32,13 +24,14 @@ public sealed class MNetTransportFactory : IConnectionListenerFactory, IConnecti
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(loggerFactory);
-        _options = options.Value;
-        _options.Validate();
-        _logger = loggerFactory.CreateLogger("MNet.Transport");
+        _runtime = new TransportRuntime(options.Value, loggerFactory.CreateLogger("MNet.Transport"));
     }
 
-    /// <summary>Whether the platform has an event loop backend (Linux epoll).</summary>
-    public static bool IsSupported => OperatingSystem.IsLinux();
+    /// <summary>
+    /// Whether the platform has an event loop backend: Linux epoll on x64, the only architecture whose packed
+    /// <c>epoll_event</c> layout the native bindings use.
+    /// </summary>
+    public static bool IsSupported => OperatingSystem.IsLinux() && RuntimeInformation.ProcessArchitecture == Architecture.X64;
 
     /// <inheritdoc />
     public bool CanBind(EndPoint endpoint)
@@ -48,7 +41,7 @@ public sealed class MNetTransportFactory : IConnectionListenerFactory, IConnecti
             if (!_warnedPlatform)
             {
                 _warnedPlatform = true;
-                MNetTransportLog.PlatformNotSupported(_logger);
+                MNetTransportLog.PlatformNotSupported(_runtime.Logger);
             }
             return false;
         }
@@ -57,6 +50,7 @@ public sealed class MNetTransportFactory : IConnectionListenerFactory, IConnecti
         {
             IPEndPoint ip => ip.AddressFamily is AddressFamily.InterNetwork or AddressFamily.InterNetworkV6,
             UnixDomainSocketEndPoint => true,
+            FileHandleEndPoint handle => handle.FileHandleType is FileHandleType.Auto or FileHandleType.Tcp,
             _ => false,
         };
     }
@@ -65,60 +59,23 @@ public sealed class MNetTransportFactory : IConnectionListenerFactory, IConnecti
     public ValueTask<IConnectionListener> BindAsync(EndPoint endpoint, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(endpoint);
-        if (!IsSupported)
-        {
-            throw new PlatformNotSupportedException("The MNet transport needs Linux (epoll); use Kestrel's Sockets transport on this platform.");
-        }
+        ThrowIfNotSupported();
         if (!CanBind(endpoint))
         {
             throw new NotSupportedException($"The MNet transport cannot bind {endpoint.GetType().Name} '{endpoint}'.");
         }
 
-        (LoopGroup loops, TcpConnectionSettings[] settings) = EnsureStarted();
-        MNetConnectionListener listener = MNetConnectionListener.Bind(endpoint, loops, settings, _options.Backlog, _options.NoDelay, _logger);
-        return new ValueTask<IConnectionListener>(listener);
+        return new ValueTask<IConnectionListener>(MNetConnectionListener.Bind(endpoint, _runtime));
     }
 
     /// <summary>Stops the event loops; connections still open are aborted.</summary>
-    public async ValueTask DisposeAsync()
-    {
-        LoopGroup? loops;
-        lock (_lock)
-        {
-            _disposed = true;
-            loops = _loops;
-        }
+    public ValueTask DisposeAsync() => _runtime.DisposeAsync();
 
-        if (loops is not null)
-        {
-            await loops.DisposeAsync().ConfigureAwait(false);
-        }
-        _memoryPool?.Dispose();
-    }
-
-    private (LoopGroup, TcpConnectionSettings[]) EnsureStarted()
+    internal static void ThrowIfNotSupported()
     {
-        lock (_lock)
+        if (!IsSupported)
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            if (_loops is null)
-            {
-                _memoryPool = new PinnedBlockMemoryPool();
-                _loops = new LoopGroup(_options.LoopCount, _logger);
-                PipeScheduler applicationScheduler = _options.UnsafePreferInlineScheduling ? PipeScheduler.Inline : PipeScheduler.ThreadPool;
-                _settings = new TcpConnectionSettings[_loops.Count];
-                for (int i = 0; i < _settings.Length; i++)
-                {
-                    _settings[i] = new TcpConnectionSettings(
-                        _loops[i],
-                        _memoryPool,
-                        applicationScheduler,
-                        _options.MaxReadBufferSize ?? 0,
-                        _options.MaxWriteBufferSize ?? 0,
-                        _logger);
-                }
-            }
-            return (_loops, _settings!);
+            throw new PlatformNotSupportedException("The MNet transport needs Linux (epoll); use Kestrel's Sockets transport on this platform.");
         }
     }
 }

@@ -47,6 +47,8 @@ internal sealed unsafe class EpollPoller : IPoller
 
     public void Add(int fd, ulong token)
     {
+        // After Dispose the epoll descriptor number may belong to someone else.
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         EpollEvent ev = new() { Events = SocketEvents, Data = token };
         if (Libc.EpollCtl(_epollFd, Libc.EPOLL_CTL_ADD, fd, &ev) != 0)
         {
@@ -54,7 +56,13 @@ internal sealed unsafe class EpollPoller : IPoller
         }
     }
 
-    public void Remove(int fd) => Libc.EpollCtl(_epollFd, Libc.EPOLL_CTL_DEL, fd, null);
+    public void Remove(int fd)
+    {
+        if (Volatile.Read(ref _disposed) == 0)
+        {
+            Libc.EpollCtl(_epollFd, Libc.EPOLL_CTL_DEL, fd, null);
+        }
+    }
 
     public int Wait(Span<PollEvent> events, int timeoutMilliseconds)
     {

@@ -78,6 +78,7 @@ internal sealed class EventLoop
             {
                 Array.Resize(ref _registrations, slot * 2);
             }
+            _registrations[slot].Generation = 1; // so 0 is never a live token and unregistering "nothing" is harmless
         }
 
         ref Registration registration = ref _registrations[slot];
@@ -96,7 +97,7 @@ internal sealed class EventLoop
         return token;
     }
 
-    /// <summary>Forgets a registration before its descriptor is closed. Loop thread only.</summary>
+    /// <summary>Forgets a registration before its descriptor is closed; a stale or zero token is ignored. Loop thread only.</summary>
     public void Unregister(ulong token)
     {
         int slot = (int)(uint)token;
@@ -132,7 +133,6 @@ internal sealed class EventLoop
             {
                 RunOnce(-1);
             }
-            ReleaseAll();
         }
         catch (Exception ex)
         {
@@ -140,6 +140,7 @@ internal sealed class EventLoop
         }
         finally
         {
+            ReleaseAll(); // also after a failure, so no registered descriptor outlives the loop
             _hasExited = true;
             Interlocked.MemoryBarrier(); // pairs with the enqueue in Schedule: one side sees the other
             MoveQueuedWorkToThreadPool();

@@ -18,12 +18,14 @@ internal static unsafe partial class Libc
 
     public const int SOL_SOCKET = 1;
     public const int SO_REUSEADDR = 2;
+    public const int SO_TYPE = 3;
     public const int SO_ERROR = 4;
     public const int SO_SNDBUF = 7;
     public const int SO_RCVBUF = 8;
     public const int SO_KEEPALIVE = 9;
     public const int SO_LINGER = 13;
     public const int SO_REUSEPORT = 15;
+    public const int SO_ACCEPTCONN = 30;
     public const int IPPROTO_TCP = 6;
     public const int IPPROTO_IPV6 = 41;
     public const int TCP_NODELAY = 1;

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using MNet.Transport.Native;
+using Microsoft.AspNetCore.Connections;
 
 namespace MNet.Transport.Tcp;
 
@@ -54,5 +55,41 @@ internal static class ListenSocket
             Libc.Close(fd);
             throw;
         }
+    }
+
+    /// <summary>
+    /// Takes ownership of an inherited descriptor after checking that it is a listening stream socket, and makes it
+    /// nonblocking.
+    /// </summary>
+    public static (int Fd, AddressFamily Family) Adopt(FileHandleEndPoint endPoint)
+    {
+        if (endPoint.FileHandleType is not (FileHandleType.Auto or FileHandleType.Tcp))
+        {
+            throw new NotSupportedException($"Handle {endPoint.FileHandle} is a {endPoint.FileHandleType}; only sockets can be served.");
+        }
+        if (endPoint.FileHandle > int.MaxValue)
+        {
+            throw new ArgumentOutOfRangeException(nameof(endPoint), endPoint.FileHandle, "The handle is not a file descriptor.");
+        }
+
+        int fd = (int)endPoint.FileHandle;
+        bool listening;
+        try
+        {
+            listening = Libc.GetIntOption(fd, Libc.SOL_SOCKET, Libc.SO_TYPE) == Libc.SOCK_STREAM
+                && Libc.GetIntOption(fd, Libc.SOL_SOCKET, Libc.SO_ACCEPTCONN) != 0;
+        }
+        catch (SocketException ex)
+        {
+            throw new ArgumentException($"Handle {fd} is not a listening stream socket: {ex.Message}", nameof(endPoint), ex);
+        }
+        if (!listening)
+        {
+            throw new ArgumentException($"Handle {fd} is not a listening stream socket.", nameof(endPoint));
+        }
+
+        using Socket socket = new(new SafeSocketHandle(fd, ownsHandle: false));
+        socket.Blocking = false;
+        return (fd, socket.AddressFamily);
     }
 }

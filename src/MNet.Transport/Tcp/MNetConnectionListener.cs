@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Threading.Channels;
 using MNet.Transport.Diagnostics;
+using MNet.Transport.Hosting;
 using MNet.Transport.Loop;
 using MNet.Transport.Native;
 using Microsoft.AspNetCore.Connections;
@@ -20,18 +21,25 @@ internal sealed class MNetConnectionListener : IConnectionListener
     private readonly TcpAcceptor[] _acceptors;
     private readonly Channel<TcpConnection> _accepted = Channel.CreateUnbounded<TcpConnection>(
         new UnboundedChannelOptions { SingleReader = true });
+    private readonly AddressFamily _family;
     private readonly bool _noDelay;
-    private readonly bool _isWildcard;
+    private readonly bool _localIsExact;
     private int _unbound;
 
-    private MNetConnectionListener(EndPoint endPoint, int[] fds, LoopGroup loops, TcpConnectionSettings[] settings, bool noDelay, ILogger logger)
+    private MNetConnectionListener(EndPoint endPoint, AddressFamily family, int[] fds, LoopGroup loops, TcpConnectionSettings[] settings, ILogger logger)
     {
         EndPoint = endPoint;
         Logger = logger;
         _loops = loops;
         _settings = settings;
-        _noDelay = noDelay && endPoint is IPEndPoint;
-        _isWildcard = endPoint is IPEndPoint ip && (ip.Address.Equals(IPAddress.Any) || ip.Address.Equals(IPAddress.IPv6Any));
+        _family = family;
+        _noDelay = settings[0].NoDelay && family is AddressFamily.InterNetwork or AddressFamily.InterNetworkV6;
+        _localIsExact = endPoint switch
+        {
+            IPEndPoint ip => !ip.Address.Equals(IPAddress.Any) && !ip.Address.Equals(IPAddress.IPv6Any),
+            UnixDomainSocketEndPoint => true,
+            _ => false, // an inherited handle: ask each accepted socket
+        };
         _acceptors = new TcpAcceptor[fds.Length];
         for (int i = 0; i < fds.Length; i++)
         {
@@ -44,9 +52,21 @@ internal sealed class MNetConnectionListener : IConnectionListener
 
     public ILogger Logger { get; }
 
-    /// <summary>Binds and starts accepting on <paramref name="endPoint"/>.</summary>
-    public static MNetConnectionListener Bind(EndPoint endPoint, LoopGroup loops, TcpConnectionSettings[] settings, int backlog, bool noDelay, ILogger logger)
+    /// <summary>
+    /// Binds and starts accepting on <paramref name="endPoint"/>: an <see cref="IPEndPoint"/>, a
+    /// <see cref="UnixDomainSocketEndPoint"/>, or a <see cref="FileHandleEndPoint"/> naming a listening stream socket
+    /// this process inherited (the listener takes ownership of it).
+    /// </summary>
+    public static MNetConnectionListener Bind(EndPoint endPoint, TransportRuntime runtime)
     {
+        (LoopGroup loops, TcpConnectionSettings[] settings) = runtime.EnsureStarted();
+        if (endPoint is FileHandleEndPoint handle)
+        {
+            (int fd, AddressFamily family) = ListenSocket.Adopt(handle);
+            MNetTransportLog.Listening(runtime.Logger, endPoint, 1);
+            return new MNetConnectionListener(endPoint, family, [fd], loops, settings, runtime.Logger);
+        }
+
         bool perLoopSockets = endPoint is IPEndPoint;
         int[] fds = new int[perLoopSockets ? loops.Count : 1];
         int opened = 0;
@@ -54,7 +74,7 @@ internal sealed class MNetConnectionListener : IConnectionListener
         {
             for (; opened < fds.Length; opened++)
             {
-                fds[opened] = ListenSocket.Open(endPoint, backlog, reusePort: perLoopSockets);
+                fds[opened] = ListenSocket.Open(endPoint, runtime.Options.Backlog, reusePort: perLoopSockets);
                 if (opened == 0 && endPoint is IPEndPoint { Port: 0 } ip)
                 {
                     // The rest of the group shares the port the kernel picked.
@@ -71,8 +91,8 @@ internal sealed class MNetConnectionListener : IConnectionListener
             throw;
         }
 
-        MNetTransportLog.Listening(logger, endPoint, fds.Length);
-        return new MNetConnectionListener(endPoint, fds, loops, settings, noDelay, logger);
+        MNetTransportLog.Listening(runtime.Logger, endPoint, fds.Length);
+        return new MNetConnectionListener(endPoint, endPoint.AddressFamily, fds, loops, settings, runtime.Logger);
     }
 
     public async ValueTask<ConnectionContext?> AcceptAsync(CancellationToken cancellationToken = default)
@@ -113,12 +133,23 @@ internal sealed class MNetConnectionListener : IConnectionListener
     /// <summary>Called by an acceptor on its loop thread for each accepted socket.</summary>
     internal void OnAccepted(EventLoop acceptingLoop, int fd, ReadOnlySpan<byte> peerAddress)
     {
-        if (_noDelay)
+        EndPoint? local;
+        try
         {
-            Libc.SetIntOption(fd, Libc.IPPROTO_TCP, Libc.TCP_NODELAY, 1);
+            if (_noDelay)
+            {
+                Libc.SetIntOption(fd, Libc.IPPROTO_TCP, Libc.TCP_NODELAY, 1);
+            }
+            local = _localIsExact ? EndPoint : SockAddr.GetSockName(fd, _family);
+        }
+        catch (SocketException ex)
+        {
+            // The peer is already gone (ECONNRESET, EINVAL): drop this one and keep accepting.
+            Libc.Close(fd);
+            MNetTransportLog.AcceptFailed(Logger, EndPoint, ex);
+            return;
         }
 
-        EndPoint? local = _isWildcard ? SockAddr.GetSockName(fd, EndPoint.AddressFamily) : EndPoint;
         EndPoint? remote = SockAddr.ReadIP(peerAddress);
         EventLoop loop = _acceptors.Length == 1 && _loops.Count > 1 ? _loops.Next() : acceptingLoop;
         TcpConnection connection = new(fd, _settings[loop.Id], local, remote);

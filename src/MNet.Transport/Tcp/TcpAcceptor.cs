@@ -79,8 +79,10 @@ internal sealed unsafe class TcpAcceptor : IPollHandler
                     PauseAccepting(errno);
                     return;
                 default:
+                    // A network error on one pending connection (EPROTO, ENETDOWN, EPERM...): log it and take the next,
+                    // as accept(2) advises; returning would strand the queue until another connection arrives.
                     MNetTransportLog.AcceptFailed(_listener.Logger, _listener.EndPoint, Errno.ToSocketException(errno));
-                    return;
+                    continue;
             }
         }
     }

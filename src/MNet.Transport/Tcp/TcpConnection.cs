@@ -32,7 +32,8 @@ internal sealed partial class TcpConnection : ConnectionContext, IPollHandler
     private bool _stopReceiving;
     private Exception? _socketError;
     private volatile ConnectionAbortedException? _abortReason;
-    private Task _processingTask = Task.CompletedTask;
+    private readonly TaskCompletionSource _processed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _closedFired;
 
     public TcpConnection(int fd, TcpConnectionSettings settings, EndPoint? localEndPoint, EndPoint? remoteEndPoint)
     {
@@ -65,10 +66,11 @@ internal sealed partial class TcpConnection : ConnectionContext, IPollHandler
             _input.Writer.Complete(ex);
             _output.Reader.Complete(ex);
             FireConnectionClosed();
+            _processed.SetResult();
             return;
         }
 
-        _processingTask = RunAsync();
+        _ = RunAsync();
     }
 
     public override void Abort(ConnectionAbortedException abortReason)
@@ -83,8 +85,10 @@ internal sealed partial class TcpConnection : ConnectionContext, IPollHandler
     {
         _input.Reader.Complete();
         _output.Writer.Complete();
+        // Nobody reads any more: stop waiting for input, while what was written still drains to the socket.
+        _loop.Schedule(static state => ((TcpConnection)state!).StopReceiving(), this);
         // The token source is not disposed: it has no timer, and ConnectionClosed may still fire on the thread pool.
-        await _processingTask.ConfigureAwait(false);
+        await _processed.Task.ConfigureAwait(false);
         await base.DisposeAsync().ConfigureAwait(false);
     }
 
@@ -117,21 +121,19 @@ internal sealed partial class TcpConnection : ConnectionContext, IPollHandler
 
         if (_loop.IsOnLoopThread)
         {
-            CloseSocket();
-            return;
+            Close();
         }
+        else
+        {
+            // Rare: a continuation ran off the loop (deep stack or a stopped loop); the close belongs to the loop.
+            _loop.Schedule(static state => ((TcpConnection)state!).Close(), this);
+        }
+    }
 
-        // Rare: a continuation ran off the loop (deep stack or a stopped loop); the close belongs to the loop.
-        TaskCompletionSource closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        _loop.Schedule(
-            static state =>
-            {
-                var (connection, closed) = ((TcpConnection, TaskCompletionSource))state!;
-                connection.CloseSocket();
-                closed.SetResult();
-            },
-            (this, closed));
-        await closed.Task;
+    private void Close()
+    {
+        CloseSocket();
+        _processed.SetResult();
     }
 
     private async Task ReceiveAsync()
@@ -177,6 +179,7 @@ internal sealed partial class TcpConnection : ConnectionContext, IPollHandler
             StopSending();
         }
         writer.Complete(_abortReason ?? error);
+        FireConnectionClosed(); // as Kestrel's Sockets transport: the peer is gone (or went quiet for good)
     }
 
     private unsafe ReceiveStatus ReceiveAvailable(PipeWriter writer)
@@ -241,13 +244,19 @@ internal sealed partial class TcpConnection : ConnectionContext, IPollHandler
                 ReadOnlySequence<byte> buffer = result.Buffer;
                 while (!buffer.IsEmpty)
                 {
-                    long sent = SendAvailable(buffer);
+                    long sent = SendAvailable(buffer, out bool socketFull);
                     buffer = buffer.Slice(sent);
                     if (buffer.IsEmpty)
                     {
                         break;
                     }
+                    if (!socketFull)
+                    {
+                        continue; // only part of a long buffer was offered; no EPOLLOUT edge will come for it
+                    }
 
+                    // The send just came up short on this thread, so any earlier writable signal is stale.
+                    _writable.Reset();
                     await _writable.WaitAsync();
                     if (_abortReason is not null || _socketError is not null)
                     {
@@ -280,26 +289,36 @@ internal sealed partial class TcpConnection : ConnectionContext, IPollHandler
         if (error is not null)
         {
             _socketError ??= error;
+            StopReceiving();
         }
-        StopReceiving();
-        reader.Complete(_abortReason ?? _socketError);
+        // After a graceful end (FIN sent) receiving goes on: the peer may still be sending (half-close).
+        // As with Kestrel's Sockets transport, a reset or an abort ends the application's flushes with IsCompleted,
+        // not an exception (Kestrel logs flush exceptions as unexpected); the input carries the reason.
+        reader.Complete(error is ConnectionResetException ? null : error);
     }
 
-    /// <summary>Writes as much of <paramref name="buffer"/> as the socket takes now; 0 means wait for EPOLLOUT.</summary>
-    private unsafe long SendAvailable(in ReadOnlySequence<byte> buffer)
+    /// <summary>
+    /// Writes as much of <paramref name="buffer"/> as the socket takes now (at most <see cref="MaxSendSegments"/>
+    /// segments); <paramref name="socketFull"/> tells whether the kernel took less than it was offered, so that only
+    /// an EPOLLOUT edge can make progress.
+    /// </summary>
+    private unsafe long SendAvailable(in ReadOnlySequence<byte> buffer, out bool socketFull)
     {
         if (buffer.IsSingleSegment)
         {
             ReadOnlySpan<byte> span = buffer.FirstSpan;
             fixed (byte* data = span)
             {
-                return SendBytes(data, span.Length);
+                long sent = SendBytes(data, span.Length);
+                socketFull = sent < span.Length;
+                return sent;
             }
         }
 
         IOVector* vectors = stackalloc IOVector[MaxSendSegments];
         SegmentHandles handles = default;
         int count = 0;
+        long offered = 0;
         try
         {
             foreach (ReadOnlyMemory<byte> segment in buffer)
@@ -311,12 +330,15 @@ internal sealed partial class TcpConnection : ConnectionContext, IPollHandler
                 handles[count] = segment.Pin();
                 vectors[count].Base = (byte*)handles[count].Pointer;
                 vectors[count].Length = (nuint)segment.Length;
+                offered += segment.Length;
                 if (++count == MaxSendSegments)
                 {
                     break;
                 }
             }
-            return SendVectors(vectors, count);
+            long sent = SendVectors(vectors, count);
+            socketFull = sent < offered;
+            return sent;
         }
         finally
         {
@@ -403,10 +425,24 @@ internal sealed partial class TcpConnection : ConnectionContext, IPollHandler
     }
 
     private void FireConnectionClosed()
-        => ThreadPool.UnsafeQueueUserWorkItem(
-            static connection => connection._connectionClosedTokenSource.Cancel(),
-            this,
-            preferLocal: false);
+    {
+        if (Interlocked.Exchange(ref _closedFired, 1) == 0)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(static connection => connection.CancelConnectionClosed(), this, preferLocal: false);
+        }
+    }
+
+    private void CancelConnectionClosed()
+    {
+        try
+        {
+            _connectionClosedTokenSource.Cancel();
+        }
+        catch (Exception ex)
+        {
+            MNetTransportLog.ConnectionClosedCallbackFailed(_settings.Logger, ConnectionId, ex);
+        }
+    }
 
     private enum ReceiveStatus
     {

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using MNet.Transport.Hosting;
 using MNet.Transport.Loop;
 using Microsoft.Extensions.Logging;
 
@@ -12,13 +13,15 @@ internal sealed class TcpConnectionSettings
         EventLoop loop,
         MemoryPool<byte> memoryPool,
         PipeScheduler applicationScheduler,
-        long maxReadBufferSize,
-        long maxWriteBufferSize,
+        MNetTransportOptions options,
         ILogger logger)
     {
         Loop = loop;
         MemoryPool = memoryPool;
         Logger = logger;
+        NoDelay = options.NoDelay;
+        long maxReadBufferSize = options.MaxReadBufferSize ?? 0;
+        long maxWriteBufferSize = options.MaxWriteBufferSize ?? 0;
         InputOptions = new PipeOptions(
             memoryPool,
             readerScheduler: applicationScheduler,
@@ -46,4 +49,7 @@ internal sealed class TcpConnectionSettings
     public PipeOptions OutputOptions { get; }
 
     public ILogger Logger { get; }
+
+    /// <summary>Whether TCP connections get TCP_NODELAY.</summary>
+    public bool NoDelay { get; }
 }

@@ -62,35 +62,47 @@ public sealed class ConnectionSemanticsTests
         await connection.DisposeAsync();
     }
 
-    // Kestrel's Sockets transport ends such flushes with IsCompleted and no error; MNet says why.
-    [Fact]
-    public async Task WritingToAResetPeer_FailsWithConnectionResetException()
+    [Theory]
+    [MemberData(nameof(Transports.All), MemberType = typeof(Transports))]
+    public async Task WritingToAResetPeer_EndsTheFlushesWithIsCompleted_AndTheInputSaysWhy(TransportKind kind)
     {
-        await using ListenerScope scope = await ListenerScope.StartAsync(TransportKind.MNet);
+        await using ListenerScope scope = await ListenerScope.StartAsync(kind);
         Socket client = await scope.ConnectAsync();
         ConnectionContext connection = await scope.AcceptAsync();
         client.LingerState = new LingerOption(true, 0);
         client.Close();
 
-        Exception? error = null;
-        for (int i = 0; i < 200 && error is null; i++)
+        bool completed = false;
+        for (int i = 0; i < 500 && !completed; i++)
         {
-            try
-            {
-                FlushResult flush = await connection.Transport.Output.WriteAsync(new byte[1024]);
-                if (flush.IsCompleted)
-                {
-                    break;
-                }
-                await Task.Delay(10);
-            }
-            catch (Exception ex)
-            {
-                error = ex;
-            }
+            completed = (await connection.Transport.Output.WriteAsync(new byte[1024])).IsCompleted;
+            await Task.Delay(10);
         }
 
-        Assert.IsType<ConnectionResetException>(error);
+        Assert.True(completed, "the writes never learned that the peer is gone");
+        await Assert.ThrowsAsync<ConnectionResetException>(() => PipeDrain.ReadToEndAsync(connection.Transport.Input));
+        await connection.DisposeAsync();
+    }
+
+    [Theory]
+    [MemberData(nameof(Transports.All), MemberType = typeof(Transports))]
+    public async Task AWriteLargerThanOneSendBatch_ArrivesWhole_ToAPeerThatOnlyReads(TransportKind kind)
+    {
+        await using ListenerScope scope = await ListenerScope.StartAsync(kind);
+        using Socket client = await scope.ConnectAsync();
+        ConnectionContext connection = await scope.AcceptAsync();
+        byte[] payload = BytePattern.Block(4 * 1024 * 1024); // far more than 64 pooled segments per sendmsg
+
+        Task writing = Task.Run(async () =>
+        {
+            await connection.Transport.Output.WriteAsync(payload);
+            await connection.Transport.Output.CompleteAsync();
+        });
+        byte[] received = await ReceiveToEndAsync(client).WaitAsync(TimeSpan.FromSeconds(30));
+        await writing;
+
+        Assert.Equal(payload.Length, received.Length);
+        BytePattern.Verify(received, 0);
         await connection.DisposeAsync();
     }
 

@@ -95,7 +95,7 @@ public sealed class ListenerTests
     }
 
     [Fact]
-    public void CanBind_ServesIPAndUnixEndPoints_AndDeclinesTheRest()
+    public void CanBind_ServesIPUnixAndSocketHandleEndPoints_AndDeclinesTheRest()
     {
         MNetTransportFactory factory = new(Options.Create(new MNetTransportOptions()), NullLoggerFactory.Instance);
 
@@ -103,7 +103,8 @@ public sealed class ListenerTests
         Assert.True(factory.CanBind(new IPEndPoint(IPAddress.IPv6Any, 0)));
         Assert.True(factory.CanBind(new UnixDomainSocketEndPoint("/tmp/x.sock")));
         Assert.False(factory.CanBind(new DnsEndPoint("localhost", 80)));
-        Assert.False(factory.CanBind(new FileHandleEndPoint(3, FileHandleType.Auto)));
+        Assert.True(factory.CanBind(new FileHandleEndPoint(3, FileHandleType.Auto)));
+        Assert.False(factory.CanBind(new FileHandleEndPoint(3, FileHandleType.Pipe)));
     }
 
     [Theory]

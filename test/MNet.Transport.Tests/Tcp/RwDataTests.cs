@@ -42,12 +42,7 @@ public sealed class RwDataTests
 
     private static async Task SendPatternAsync(Socket socket, long length)
     {
-        // 64 KiB is a multiple of 256, so one buffer of 0..255 repeated serves every offset.
-        byte[] buffer = new byte[64 * 1024];
-        for (int i = 0; i < buffer.Length; i++)
-        {
-            buffer[i] = (byte)i;
-        }
+        byte[] buffer = BytePattern.Block();
         for (long sent = 0; sent < length; sent += buffer.Length)
         {
             await socket.SendAsync(buffer);
@@ -62,13 +57,7 @@ public sealed class RwDataTests
         int read;
         while ((read = await socket.ReceiveAsync(buffer)) > 0)
         {
-            for (int i = 0; i < read; i++)
-            {
-                if (buffer[i] != (byte)(received + i))
-                {
-                    throw new InvalidDataException($"Byte {received + i} is {buffer[i]}, expected {(byte)(received + i)}.");
-                }
-            }
+            BytePattern.Verify(buffer.AsSpan(0, read), received);
             received += read;
             if (received > expected)
             {

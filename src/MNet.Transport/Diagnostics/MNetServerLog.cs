@@ -1,0 +1,20 @@
+using System.Net;
+using Microsoft.Extensions.Logging;
+
+namespace MNet.Transport.Diagnostics;
+
+/// <summary>The standalone server's log messages.</summary>
+internal static partial class MNetServerLog
+{
+    [LoggerMessage(101, LogLevel.Information, "Listening on {EndPoint}.")]
+    public static partial void Listening(ILogger logger, EndPoint endPoint);
+
+    [LoggerMessage(102, LogLevel.Error, "The handler of connection {ConnectionId} threw; the connection is closed.")]
+    public static partial void ConnectionHandlerFailed(ILogger logger, string connectionId, Exception exception);
+
+    [LoggerMessage(103, LogLevel.Warning, "{Count} connection(s) were still open when the shutdown timeout expired and are being aborted.")]
+    public static partial void AbortingConnections(ILogger logger, int count);
+
+    [LoggerMessage(104, LogLevel.Warning, "{Count} connection handler(s) did not finish after being aborted.")]
+    public static partial void ConnectionsStillRunning(ILogger logger, int count);
+}

@@ -1,0 +1,74 @@
+using System.IO.Pipelines;
+using MNet.Transport.Loop;
+using MNet.Transport.Memory;
+using MNet.Transport.Tcp;
+using Microsoft.Extensions.Logging;
+
+namespace MNet.Transport.Hosting;
+
+/// <summary>
+/// The event loops, memory pool and per-loop connection settings behind one public entry point (the Kestrel
+/// transport, the standalone server, the client factory). Loops start with the first use.
+/// </summary>
+internal sealed class TransportRuntime : IAsyncDisposable
+{
+    private readonly MNetTransportOptions _options;
+    private readonly Lock _lock = new();
+    private PinnedBlockMemoryPool? _memoryPool;
+    private LoopGroup? _loops;
+    private TcpConnectionSettings[]? _settings;
+    private bool _disposed;
+
+    public TransportRuntime(MNetTransportOptions options, ILogger logger)
+    {
+        options.Validate();
+        _options = options;
+        Logger = logger;
+    }
+
+    public MNetTransportOptions Options => _options;
+
+    public ILogger Logger { get; }
+
+    /// <summary>The running loops and the connection settings of each (indexed by loop id).</summary>
+    public (LoopGroup Loops, TcpConnectionSettings[] Settings) EnsureStarted()
+    {
+        lock (_lock)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_loops is null)
+            {
+                _memoryPool = new PinnedBlockMemoryPool();
+                _loops = new LoopGroup(_options.LoopCount, Logger);
+                PipeScheduler applicationScheduler = _options.UnsafePreferInlineScheduling ? PipeScheduler.Inline : PipeScheduler.ThreadPool;
+                _settings = new TcpConnectionSettings[_loops.Count];
+                for (int i = 0; i < _settings.Length; i++)
+                {
+                    _settings[i] = new TcpConnectionSettings(_loops[i], _memoryPool, applicationScheduler, _options, Logger);
+                }
+            }
+            return (_loops, _settings!);
+        }
+    }
+
+    /// <summary>Stops the loops (aborting what is still open on them) and frees the pool.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        LoopGroup? loops;
+        lock (_lock)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+            _disposed = true;
+            loops = _loops;
+        }
+
+        if (loops is not null)
+        {
+            await loops.DisposeAsync().ConfigureAwait(false);
+        }
+        _memoryPool?.Dispose();
+    }
+}

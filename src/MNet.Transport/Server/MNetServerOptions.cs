@@ -1,0 +1,43 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.AspNetCore.Connections;
+
+namespace MNet.Transport.Server;
+
+/// <summary>The endpoints an <see cref="MNetServer"/> listens on and the connection pipeline each one runs.</summary>
+public sealed class MNetServerOptions
+{
+    private readonly List<ListenerDefinition> _listeners = [];
+
+    internal IReadOnlyList<ListenerDefinition> Listeners => _listeners;
+
+    /// <summary>Listens for TCP connections on <paramref name="endPoint"/> (port 0 picks a free port).</summary>
+    /// <param name="endPoint">An IPv4 or IPv6 address and port; <see cref="IPAddress.IPv6Any"/> also accepts IPv4 clients.</param>
+    /// <param name="configure">Builds the pipeline, e.g. <c>c => c.UseConnectionLogging().Run(handler)</c>.</param>
+    public MNetServerOptions ListenTcp(IPEndPoint endPoint, Action<IConnectionBuilder> configure)
+    {
+        ArgumentNullException.ThrowIfNull(endPoint);
+        return Add(endPoint, configure);
+    }
+
+    /// <summary>Listens on a Unix domain socket at <paramref name="path"/>; the file is removed when the server stops.</summary>
+    public MNetServerOptions ListenUnix(string path, Action<IConnectionBuilder> configure)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        return Add(new UnixDomainSocketEndPoint(path), configure);
+    }
+
+    /// <summary>
+    /// Serves an already listening stream socket this process inherited or was handed (for example by a parent
+    /// process or systemd); the server takes ownership of <paramref name="handle"/> and closes it when it stops.
+    /// </summary>
+    public MNetServerOptions ListenHandle(ulong handle, Action<IConnectionBuilder> configure)
+        => Add(new FileHandleEndPoint(handle, FileHandleType.Auto), configure);
+
+    private MNetServerOptions Add(EndPoint endPoint, Action<IConnectionBuilder> configure)
+    {
+        ArgumentNullException.ThrowIfNull(configure);
+        _listeners.Add(new ListenerDefinition(endPoint, configure));
+        return this;
+    }
+}

@@ -1,0 +1,131 @@
+using System.Net;
+using System.Net.Sockets;
+using MNet.Transport.Native;
+using Microsoft.AspNetCore.Connections;
+
+namespace MNet.Transport.Tcp;
+
+/// <summary>The client side: a nonblocking connect that finishes on the connection's loop.</summary>
+internal sealed partial class TcpConnection
+{
+    /// <summary>
+    /// Connects to <paramref name="remote"/> (IP or Unix) on <paramref name="settings"/>' loop and starts the connection.
+    /// Fails with a <see cref="SocketException"/> naming the endpoint, or <see cref="OperationCanceledException"/>.
+    /// </summary>
+    public static Task<TcpConnection> ConnectAsync(EndPoint remote, TcpConnectionSettings settings, CancellationToken cancellationToken)
+    {
+        TaskCompletionSource<TcpConnection> result = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        settings.Loop.Schedule(
+            static state =>
+            {
+                var (remote, settings, token, result) = ((EndPoint, TcpConnectionSettings, CancellationToken, TaskCompletionSource<TcpConnection>))state!;
+                _ = ConnectOnLoopAsync(remote, settings, result, token);
+            },
+            (remote, settings, cancellationToken, result));
+        return result.Task;
+    }
+
+    private static async Task ConnectOnLoopAsync(EndPoint remote, TcpConnectionSettings settings, TaskCompletionSource<TcpConnection> result, CancellationToken cancellationToken)
+    {
+        if (cancellationToken.IsCancellationRequested)
+        {
+            result.TrySetException(Canceled(remote, cancellationToken));
+            return;
+        }
+
+        int fd;
+        int error;
+        try
+        {
+            (fd, error) = OpenAndConnect(remote, settings.NoDelay);
+        }
+        catch (Exception ex)
+        {
+            result.TrySetException(ex);
+            return;
+        }
+        if (error is not (0 or Errno.EINPROGRESS))
+        {
+            Libc.Close(fd);
+            result.TrySetException(Errno.ToSocketException(error, $"connect {remote}"));
+            return;
+        }
+
+        TcpConnection connection = new(fd, settings, localEndPoint: null, remote);
+        try
+        {
+            connection._registration = connection._loop.Register(fd, connection);
+        }
+        catch (Exception ex)
+        {
+            connection.FailConnect();
+            result.TrySetException(ex);
+            return;
+        }
+
+        if (error == Errno.EINPROGRESS)
+        {
+            CancellationTokenRegistration cancel = cancellationToken.UnsafeRegister(
+                static state => ((TcpConnection)state!).Abort(new ConnectionAbortedException("The connect was canceled.")),
+                connection);
+            await connection._writable.WaitAsync().ConfigureAwait(false);
+            cancel.Dispose(); // waits out a callback in flight, so the abort check below sees it
+
+            error = connection._abortReason is null ? Libc.GetIntOption(fd, Libc.SOL_SOCKET, Libc.SO_ERROR) : 0;
+            if (connection._abortReason is not null || error != 0)
+            {
+                connection.FailConnect();
+                result.TrySetException(error != 0
+                    ? Errno.ToSocketException(error, $"connect {remote}")
+                    : Canceled(remote, cancellationToken));
+                return;
+            }
+        }
+
+        connection.LocalEndPoint = SockAddr.GetSockName(fd, remote.AddressFamily);
+        _ = connection.RunAsync();
+        result.TrySetResult(connection);
+    }
+
+    /// <summary>Opens a nonblocking socket and starts connecting; returns the descriptor and connect's errno (0: connected).</summary>
+    private static unsafe (int Fd, int Errno) OpenAndConnect(EndPoint remote, bool noDelay)
+    {
+        int fd = Libc.Socket(SockAddr.FamilyOf(remote), Libc.SOCK_STREAM | Libc.SOCK_NONBLOCK | Libc.SOCK_CLOEXEC, 0);
+        if (fd < 0)
+        {
+            throw Errno.ToException(Errno.Last, $"socket for {remote}");
+        }
+
+        try
+        {
+            if (noDelay && remote is IPEndPoint)
+            {
+                Libc.SetIntOption(fd, Libc.IPPROTO_TCP, Libc.TCP_NODELAY, 1);
+            }
+
+            Span<byte> address = stackalloc byte[SockAddr.MaxSize];
+            int length = SockAddr.Write(remote, address);
+            fixed (byte* pointer = address)
+            {
+                return Libc.Connect(fd, pointer, length) == 0 ? (fd, 0) : (fd, Errno.Last);
+            }
+        }
+        catch
+        {
+            Libc.Close(fd);
+            throw;
+        }
+    }
+
+    /// <summary>Releases a connection whose connect did not succeed; nobody has seen its pipes.</summary>
+    private void FailConnect()
+    {
+        CloseSocket();
+        _input.Writer.Complete();
+        _output.Reader.Complete();
+        _processed.SetResult();
+    }
+
+    private static OperationCanceledException Canceled(EndPoint remote, CancellationToken cancellationToken)
+        => new($"The connect to {remote} was canceled.", cancellationToken);
+}

@@ -1,0 +1,361 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using MNet.Transport.Hosting;
+using MNet.Transport.Tests.Infrastructure;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.Logging;
+
+namespace MNet.Transport.Tests.Server;
+
+public sealed class StandaloneServerTests
+{
+    private static readonly IPEndPoint AnyLoopbackPort = new(IPAddress.Loopback, 0);
+
+    public static TheoryData<string> Channels => new() { "tcp", "unix" };
+
+    [Theory]
+    [MemberData(nameof(Channels))]
+    public async Task Echo_ThroughAddMNetServer_AndTheClientFactory(string channel)
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"mnet-{Guid.NewGuid():N}.sock");
+        await using ServerHost host = await ServerHost.StartAsync(o =>
+        {
+            if (channel == "tcp")
+            {
+                o.ListenTcp(AnyLoopbackPort, c => c.UseConnectionHandler<EchoHandler>());
+            }
+            else
+            {
+                o.ListenUnix(path, c => c.UseConnectionHandler<EchoHandler>());
+            }
+        });
+        await using MNetConnectionFactory client = new();
+
+        await using ConnectionContext connection = await client.ConnectAsync(host.EndPoint);
+        await connection.Transport.Output.WriteAsync("hello, echo"u8.ToArray());
+        string reply = await ReadStringAsync(connection.Transport.Input, "hello, echo".Length);
+
+        Assert.Equal("hello, echo", reply);
+        Assert.Equal(host.EndPoint, connection.RemoteEndPoint);
+        if (channel == "tcp")
+        {
+            Assert.Equal(IPAddress.Loopback, ((IPEndPoint)connection.LocalEndPoint!).Address);
+        }
+    }
+
+    [Fact]
+    public async Task OneGiB_EchoedBothWaysAtOnce_ThroughTheServerAndTheClientFactory()
+    {
+        const long OneGiB = 1L << 30;
+        await using ServerHost host = await ServerHost.StartAsync(o => o.ListenTcp(AnyLoopbackPort, c => c.UseConnectionHandler<EchoHandler>()));
+        await using MNetConnectionFactory client = new();
+        await using ConnectionContext connection = await client.ConnectAsync(host.EndPoint);
+
+        Task sending = Task.Run(async () =>
+        {
+            byte[] block = BytePattern.Block();
+            for (long sent = 0; sent < OneGiB; sent += block.Length)
+            {
+                FlushResult flush = await connection.Transport.Output.WriteAsync(block);
+                Assert.False(flush.IsCompleted, "the server stopped reading");
+            }
+            await connection.Transport.Output.CompleteAsync();
+        });
+
+        long received = 0;
+        PipeReader input = connection.Transport.Input;
+        while (true)
+        {
+            ReadResult read = await input.ReadAsync();
+            foreach (ReadOnlyMemory<byte> segment in read.Buffer)
+            {
+                BytePattern.Verify(segment.Span, received);
+                received += segment.Length;
+            }
+            input.AdvanceTo(read.Buffer.End);
+            if (read.IsCompleted)
+            {
+                break;
+            }
+        }
+        await sending;
+
+        Assert.Equal(OneGiB, received);
+    }
+
+    [Fact]
+    public async Task Clients256_ConnectEchoDisconnect_5Rounds_FdCountReturnsToBaseline()
+    {
+        await using ServerHost host = await ServerHost.StartAsync(o => o.ListenTcp(AnyLoopbackPort, c => c.UseConnectionHandler<EchoHandler>()));
+        await using MNetConnectionFactory client = new();
+        Assert.True(await EchoOnceAsync(client, host.EndPoint, -1)); // loads what the rounds use
+        int baseline = ProcessResources.OpenFileDescriptors;
+
+        for (int round = 0; round < 5; round++)
+        {
+            int currentRound = round;
+            bool[] results = await Task.WhenAll(Enumerable.Range(0, 256).Select(i => EchoOnceAsync(client, host.EndPoint, currentRound * 1000 + i)));
+            Assert.All(results, Assert.True);
+            int open = await ProcessResources.SettleAsync(() => ProcessResources.OpenFileDescriptors, baseline);
+            Assert.True(open <= baseline, $"Round {round}: {open} descriptors open, {baseline} before: {ProcessResources.DescribeFileDescriptors()}");
+        }
+        Assert.Equal(0, await ProcessResources.SettleAsync(() => host.Server.ConnectionCount, 0));
+    }
+
+    [Fact]
+    public async Task AHandlerThatThrows_ClosesItsConnection_IsLogged_AndTheServerKeepsServing()
+    {
+        await using ServerHost host = await ServerHost.StartAsync(o => o.ListenTcp(AnyLoopbackPort, c => c
+            .Use(next => async connection =>
+            {
+                ReadResult first = await connection.Transport.Input.ReadAsync();
+                if (first.Buffer.FirstSpan[0] == (byte)'!')
+                {
+                    throw new InvalidOperationException("handler failed on purpose");
+                }
+                connection.Transport.Input.AdvanceTo(first.Buffer.Start);
+                await next(connection);
+            })
+            .UseConnectionHandler<EchoHandler>()));
+        await using MNetConnectionFactory client = new();
+
+        await using ConnectionContext failing = await client.ConnectAsync(host.EndPoint);
+        await failing.Transport.Output.WriteAsync("!"u8.ToArray());
+        ReadResult closed = await failing.Transport.Input.ReadAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.True(closed.IsCompleted && closed.Buffer.IsEmpty);
+        LogEntry entry = Assert.Single(host.Log.Entries, e => e.Level == LogLevel.Error);
+        Assert.Equal("handler failed on purpose", entry.Exception?.Message);
+        Assert.Contains("threw", entry.Message, StringComparison.Ordinal);
+        Assert.True(await EchoOnceAsync(client, host.EndPoint, 7));
+    }
+
+    [Fact]
+    public async Task Stop_WaitsForOpenConnections_ThenAbortsThemAtTheShutdownTimeout()
+    {
+        TaskCompletionSource<ConnectionContext> started = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        ServerHost host = await ServerHost.StartAsync(
+            o => o.ListenTcp(AnyLoopbackPort, c => c.Run(async connection =>
+            {
+                started.SetResult(connection);
+                await Task.Delay(Timeout.Infinite, connection.ConnectionClosed).ContinueWith(_ => { });
+            })),
+            shutdownTimeout: TimeSpan.FromMilliseconds(500));
+        EndPoint endPoint = host.EndPoint;
+        await using MNetConnectionFactory client = new();
+        await using ConnectionContext connection = await client.ConnectAsync(endPoint);
+        await started.Task.WaitAsync(TimeSpan.FromSeconds(10));
+
+        Task stopping = host.StopAsync();
+        await Task.Delay(100);
+        Assert.False(stopping.IsCompleted, "stop did not wait for the open connection");
+        await Assert.ThrowsAsync<SocketException>(async () => await client.ConnectAsync(endPoint));
+
+        await stopping.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Contains(host.Log.Entries, e => e.Level == LogLevel.Warning && e.Message.Contains("aborted", StringComparison.Ordinal));
+        Assert.Equal(0, host.Server.ConnectionCount);
+        await Assert.ThrowsAnyAsync<Exception>(async () =>
+        {
+            ReadResult read = await connection.Transport.Input.ReadAsync();
+            Assert.False(read.IsCompleted); // a reset peer is an error, a FIN is not: either way nothing more arrives
+        });
+        await host.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task ListenHandle_ServesAnInheritedListeningSocket_AndRejectsOtherHandles()
+    {
+        int fd = MNet.Transport.Tcp.ListenSocket.Open(AnyLoopbackPort, 16, reusePort: false);
+        EndPoint bound = MNet.Transport.Native.SockAddr.GetSockName(fd, AddressFamily.InterNetwork)!;
+        await using (ServerHost host = await ServerHost.StartAsync(o => o.ListenHandle((ulong)fd, c => c.UseConnectionHandler<EchoHandler>())))
+        {
+            await using MNetConnectionFactory client = new();
+            Assert.True(await EchoOnceAsync(client, bound, 42));
+        }
+
+        using FileStream notASocket = File.OpenRead("/proc/self/status");
+        ArgumentException rejected = await Assert.ThrowsAsync<ArgumentException>(() => ServerHost.StartAsync(
+            o => o.ListenHandle((ulong)notASocket.SafeFileHandle.DangerousGetHandle(), c => c.UseConnectionHandler<EchoHandler>())));
+        Assert.Contains("not a listening stream socket", rejected.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task APeerThatVanishesMidWrite_EndsOnlyThatConnection_AndLeaksNothing()
+    {
+        TaskCompletionSource<Exception?> writerEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using ServerHost host = await ServerHost.StartAsync(o => o.ListenTcp(AnyLoopbackPort, c => c.Run(async connection =>
+        {
+            byte[] block = BytePattern.Block();
+            try
+            {
+                while (!(await connection.Transport.Output.WriteAsync(block)).IsCompleted)
+                {
+                }
+                writerEnded.TrySetResult(null);
+            }
+            catch (Exception ex)
+            {
+                writerEnded.TrySetResult(ex);
+            }
+        })));
+        int baseline = ProcessResources.OpenFileDescriptors;
+
+        using (Socket peer = new(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))
+        {
+            await peer.ConnectAsync(host.EndPoint);
+            await peer.ReceiveAsync(new byte[4096]);
+            peer.LingerState = new LingerOption(true, 0); // vanish: RST, not FIN
+        }
+
+        Exception? ended = await writerEnded.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.True(ended is null or ConnectionResetException or ConnectionAbortedException, ended?.ToString());
+        Assert.Equal(0, await ProcessResources.SettleAsync(() => host.Server.ConnectionCount, 0));
+        int open = await ProcessResources.SettleAsync(() => ProcessResources.OpenFileDescriptors, baseline);
+        Assert.True(open <= baseline, ProcessResources.DescribeFileDescriptors());
+        using Socket next = new(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await next.ConnectAsync(host.EndPoint);
+        byte[] received = new byte[256];
+        int count = await next.ReceiveAsync(received);
+        Assert.True(count > 0);
+        BytePattern.Verify(received.AsSpan(0, count), 0); // the server still serves new connections
+    }
+
+    [Fact]
+    public async Task AClientThatNeverReads_StallsTheWriter_WithinTheWriteBufferLimit()
+    {
+        long written = 0;
+        await using ServerHost host = await ServerHost.StartAsync(
+            o => o.ListenTcp(AnyLoopbackPort, c => c.Run(async connection =>
+            {
+                byte[] block = BytePattern.Block();
+                while (!(await connection.Transport.Output.WriteAsync(block, connection.ConnectionClosed)).IsCompleted)
+                {
+                    Interlocked.Add(ref written, block.Length);
+                }
+            })),
+            transport: t => t.MaxWriteBufferSize = 256 * 1024);
+
+        using Socket lazy = new(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        lazy.ReceiveBufferSize = 64 * 1024;
+        await lazy.ConnectAsync(host.EndPoint);
+        long previous = -1;
+        while (Interlocked.Read(ref written) != previous)
+        {
+            previous = Interlocked.Read(ref written);
+            await Task.Delay(300); // until the writer stops making progress
+        }
+
+        // What is out of the pipe sits in the two kernel buffers; the pipe holds at most its limit plus a block.
+        long kernelBuffers = 16L * 1024 * 1024;
+        Assert.InRange(written, 1, 256 * 1024 + 64 * 1024 + kernelBuffers);
+    }
+
+    [Fact]
+    public async Task Connect_ToAClosedPort_IsRefused_NamingTheEndpoint()
+    {
+        IPEndPoint closed;
+        using (Socket probe = new(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))
+        {
+            probe.Bind(AnyLoopbackPort);
+            closed = (IPEndPoint)probe.LocalEndPoint!;
+        }
+        await using MNetConnectionFactory client = new();
+
+        SocketException refused = await Assert.ThrowsAsync<SocketException>(async () => await client.ConnectAsync(closed));
+
+        Assert.Equal(SocketError.ConnectionRefused, refused.SocketErrorCode);
+        Assert.Contains(closed.ToString(), refused.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Connect_ThatCannotComplete_IsCanceledByTheToken_NamingTheEndpoint_AndLeaksNothing()
+    {
+        // A listener that never accepts, with its queue full: further SYNs are dropped and connects hang.
+        using Socket full = new(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        full.Bind(AnyLoopbackPort);
+        full.Listen(0);
+        List<Socket> fillers = [];
+        try
+        {
+            for (int i = 0; i < 4; i++)
+            {
+                Socket filler = new(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                fillers.Add(filler);
+                _ = filler.ConnectAsync(full.LocalEndPoint!);
+            }
+            await Task.Delay(200);
+            int baseline = ProcessResources.OpenFileDescriptors;
+            await using MNetConnectionFactory hanging = new();
+
+            using CancellationTokenSource timeout = new(TimeSpan.FromMilliseconds(300));
+            OperationCanceledException canceled = await Assert.ThrowsAnyAsync<OperationCanceledException>(
+                async () => await hanging.ConnectAsync(full.LocalEndPoint!, timeout.Token));
+
+            Assert.Contains(full.LocalEndPoint!.ToString()!, canceled.Message, StringComparison.Ordinal);
+            Assert.Equal(timeout.Token, canceled.CancellationToken);
+            await hanging.DisposeAsync();
+            int open = await ProcessResources.SettleAsync(() => ProcessResources.OpenFileDescriptors, baseline);
+            Assert.True(open <= baseline, ProcessResources.DescribeFileDescriptors());
+        }
+        finally
+        {
+            fillers.ForEach(f => f.Dispose());
+        }
+    }
+
+    [Fact]
+    public async Task Connect_ToAHostName_FallsBackAcrossAddresses()
+    {
+        IPAddress[] localhost = await Dns.GetHostAddressesAsync("localhost");
+        await using ServerHost host = await ServerHost.StartAsync(o => o.ListenTcp(AnyLoopbackPort, c => c.UseConnectionHandler<EchoHandler>()));
+        int port = ((IPEndPoint)host.EndPoint).Port;
+        await using MNetConnectionFactory client = new();
+
+        // Only 127.0.0.1 listens; if "localhost" also resolves to ::1, that attempt is refused and the next one wins.
+        Assert.True(await EchoOnceAsync(client, new DnsEndPoint("localhost", port), 5));
+        Assert.Contains(IPAddress.Loopback, localhost);
+
+        using CancellationTokenSource canceled = new();
+        await canceled.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await client.ConnectAsync(new DnsEndPoint("localhost", port), canceled.Token));
+    }
+
+    private static async Task<bool> EchoOnceAsync(MNetConnectionFactory client, EndPoint endPoint, int id)
+    {
+        await using ConnectionContext connection = await client.ConnectAsync(endPoint);
+        byte[] message = BitConverter.GetBytes(id);
+        await connection.Transport.Output.WriteAsync(message);
+        await connection.Transport.Output.CompleteAsync();
+
+        PipeReader input = connection.Transport.Input;
+        while (true)
+        {
+            ReadResult read = await input.ReadAsync();
+            if (read.IsCompleted)
+            {
+                bool match = read.Buffer.ToArray().AsSpan().SequenceEqual(message);
+                input.AdvanceTo(read.Buffer.End);
+                return match;
+            }
+            input.AdvanceTo(read.Buffer.Start, read.Buffer.End);
+        }
+    }
+
+    private static async Task<string> ReadStringAsync(PipeReader input, int length)
+    {
+        while (true)
+        {
+            ReadResult read = await input.ReadAsync();
+            if (read.Buffer.Length >= length || read.IsCompleted)
+            {
+                string text = Encoding.UTF8.GetString(read.Buffer.Slice(0, Math.Min(length, read.Buffer.Length)));
+                input.AdvanceTo(read.Buffer.End);
+                return text;
+            }
+            input.AdvanceTo(read.Buffer.Start, read.Buffer.End);
+        }
+    }
+}

@@ -1,0 +1,3 @@
+global using Microsoft.AspNetCore.Connections;
+global using Microsoft.Extensions.DependencyInjection;
+global using Microsoft.Extensions.Logging;

@@ -1,0 +1,33 @@
+// m_net's echo examples on MNet.Transport's standalone server and client.
+//   dotnet run -c Release --project samples/EchoServer -- serve --tcp 127.0.0.1:7000 [--unix /tmp/echo.sock] [--processes N]
+//   dotnet run -c Release --project samples/EchoServer -- client 127.0.0.1:7000
+//   dotnet run -c Release --project samples/EchoServer -- load 127.0.0.1:7000 --connections 64 --bytes 67108864
+using EchoServer;
+
+string command = args.Length > 0 ? args[0] : "help";
+try
+{
+    return command switch
+    {
+        "serve" => await Serve.RunAsync(SampleArguments.Parse(args[1..])),
+        "client" => await InteractiveClient.RunAsync(SampleArguments.Parse(args[1..])),
+        "load" => await LoadClient.RunAsync(SampleArguments.Parse(args[1..])),
+        _ => Usage(),
+    };
+}
+catch (ArgumentException ex)
+{
+    Console.Error.WriteLine(ex.Message);
+    return Usage();
+}
+
+static int Usage()
+{
+    Console.Error.WriteLine("""
+        usage:
+          EchoServer serve --tcp 127.0.0.1:7000 [--unix PATH] [--processes N]
+          EchoServer client 127.0.0.1:7000 | --unix PATH
+          EchoServer load 127.0.0.1:7000 [--connections 64] [--bytes 67108864]
+        """);
+    return 2;
+}

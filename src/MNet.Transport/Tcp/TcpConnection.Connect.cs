@@ -120,10 +120,9 @@ internal sealed partial class TcpConnection
     /// <summary>Releases a connection whose connect did not succeed; nobody has seen its pipes.</summary>
     private void FailConnect()
     {
-        CloseSocket();
         _input.Writer.Complete();
         _output.Reader.Complete();
-        _processed.SetResult();
+        Close();
     }
 
     private static OperationCanceledException Canceled(EndPoint remote, CancellationToken cancellationToken)

@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Sockets;
-using MNet.Transport.Loop;
 using MNet.Transport.Tcp;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
@@ -38,40 +37,9 @@ public sealed class MNetConnectionFactory : IConnectionFactory, IAsyncDisposable
     /// </summary>
     /// <exception cref="SocketException">The connection was refused or the host is unreachable or unknown; the message names the endpoint.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was canceled first.</exception>
-    public async ValueTask<ConnectionContext> ConnectAsync(EndPoint endpoint, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(endpoint);
-        (LoopGroup loops, TcpConnectionSettings[] settings) = _runtime.EnsureStarted();
-        Task<TcpConnection> Connect(EndPoint remote, CancellationToken token) => TcpConnection.ConnectAsync(remote, settings[loops.Next().Id], token);
-
-        switch (endpoint)
-        {
-            case IPEndPoint or UnixDomainSocketEndPoint:
-                return await Connect(endpoint, cancellationToken).ConfigureAwait(false);
-            case DnsEndPoint host:
-                IPAddress[] addresses = await ResolveAsync(host, cancellationToken).ConfigureAwait(false);
-                return await HappyEyeballs.ConnectAsync(host, addresses, Connect, cancellationToken).ConfigureAwait(false);
-            default:
-                throw new NotSupportedException($"The MNet transport cannot connect to {endpoint.GetType().Name} '{endpoint}'.");
-        }
-    }
+    public ValueTask<ConnectionContext> ConnectAsync(EndPoint endpoint, CancellationToken cancellationToken = default)
+        => TcpConnector.ConnectAsync(endpoint, _runtime, cancellationToken);
 
     /// <summary>Stops the event loops; connections still open are aborted.</summary>
     public ValueTask DisposeAsync() => _runtime.DisposeAsync();
-
-    private static async Task<IPAddress[]> ResolveAsync(DnsEndPoint host, CancellationToken cancellationToken)
-    {
-        IPAddress[] addresses;
-        try
-        {
-            addresses = await Dns.GetHostAddressesAsync(host.Host, host.AddressFamily, cancellationToken).ConfigureAwait(false);
-        }
-        catch (SocketException ex)
-        {
-            throw new SocketException((int)ex.SocketErrorCode, $"Could not resolve {host.Host}: {ex.Message}");
-        }
-        return addresses.Length > 0
-            ? addresses
-            : throw new SocketException((int)SocketError.HostNotFound, $"{host.Host} has no address of family {host.AddressFamily}.");
-    }
 }

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using MNet.Transport.Diagnostics;
 using MNet.Transport.Tcp;
@@ -46,13 +45,7 @@ public sealed class MNetTransportFactory : IConnectionListenerFactory, IConnecti
             return false;
         }
 
-        return endpoint switch
-        {
-            IPEndPoint ip => ip.AddressFamily is AddressFamily.InterNetwork or AddressFamily.InterNetworkV6,
-            UnixDomainSocketEndPoint => true,
-            FileHandleEndPoint handle => handle.FileHandleType is FileHandleType.Auto or FileHandleType.Tcp,
-            _ => false,
-        };
+        return MNetConnectionListener.CanBind(endpoint);
     }
 
     /// <inheritdoc />
@@ -60,11 +53,6 @@ public sealed class MNetTransportFactory : IConnectionListenerFactory, IConnecti
     {
         ArgumentNullException.ThrowIfNull(endpoint);
         ThrowIfNotSupported();
-        if (!CanBind(endpoint))
-        {
-            throw new NotSupportedException($"The MNet transport cannot bind {endpoint.GetType().Name} '{endpoint}'.");
-        }
-
         return new ValueTask<IConnectionListener>(MNetConnectionListener.Bind(endpoint, _runtime));
     }
 

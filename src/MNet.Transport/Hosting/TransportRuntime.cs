@@ -13,16 +13,22 @@ namespace MNet.Transport.Hosting;
 internal sealed class TransportRuntime : IAsyncDisposable
 {
     private readonly MNetTransportOptions _options;
+    private readonly bool _isCallerDriven;
     private readonly Lock _lock = new();
     private PinnedBlockMemoryPool? _memoryPool;
     private LoopGroup? _loops;
     private TcpConnectionSettings[]? _settings;
     private bool _disposed;
 
-    public TransportRuntime(MNetTransportOptions options, ILogger logger)
+    /// <summary>
+    /// With <paramref name="isCallerDriven"/>, the runtime has one loop, driven by the thread that first uses the
+    /// runtime, which also runs the application's pipe continuations.
+    /// </summary>
+    public TransportRuntime(MNetTransportOptions options, ILogger logger, bool isCallerDriven = false)
     {
         options.Validate();
         _options = options;
+        _isCallerDriven = isCallerDriven;
         Logger = logger;
     }
 
@@ -39,8 +45,10 @@ internal sealed class TransportRuntime : IAsyncDisposable
             if (_loops is null)
             {
                 _memoryPool = new PinnedBlockMemoryPool();
-                _loops = new LoopGroup(_options.LoopCount, Logger);
-                PipeScheduler applicationScheduler = _options.UnsafePreferInlineScheduling ? PipeScheduler.Inline : PipeScheduler.ThreadPool;
+                _loops = _isCallerDriven ? new LoopGroup(Logger) : new LoopGroup(_options.LoopCount, Logger);
+                PipeScheduler applicationScheduler = _isCallerDriven ? _loops[0].Scheduler
+                    : _options.UnsafePreferInlineScheduling ? PipeScheduler.Inline
+                    : PipeScheduler.ThreadPool;
                 _settings = new TcpConnectionSettings[_loops.Count];
                 for (int i = 0; i < _settings.Length; i++)
                 {

@@ -7,7 +7,8 @@ namespace MNet.Transport.Loop;
 
 /// <summary>
 /// One thread, one <see cref="IPoller"/>, one work queue. Descriptors registered here are serviced only on
-/// this thread; other threads reach the loop through <see cref="Schedule"/>.
+/// this thread; other threads reach the loop through <see cref="Schedule"/>. The thread is either the loop's own
+/// (<see cref="Start"/>) or a caller's that drives it with <see cref="RunOnce"/> (<see cref="AttachToCurrentThread"/>).
 /// </summary>
 internal sealed class EventLoop
 {
@@ -23,6 +24,8 @@ internal sealed class EventLoop
     private int _registrationCount;
     private Thread? _thread;
     private int _sleeping;
+    private bool _isCallerDriven;
+    private bool _isRunning;
     private volatile bool _stopRequested;
     private volatile bool _hasExited;
 
@@ -49,6 +52,41 @@ internal sealed class EventLoop
             Name = $"MNet loop {Id}",
         };
         _thread.UnsafeStart();
+    }
+
+    /// <summary>Makes the calling thread the loop thread; it then runs the loop with <see cref="RunOnce"/>.</summary>
+    public void AttachToCurrentThread()
+    {
+        _thread = Thread.CurrentThread;
+        _isCallerDriven = true;
+    }
+
+    /// <summary>
+    /// Waits up to <paramref name="timeoutMilliseconds"/> (-1: without limit) for readiness or queued work, then
+    /// handles what is ready. Only for a caller-driven loop, on its thread, never from inside itself.
+    /// </summary>
+    /// <returns>How many I/O events and work items were handled.</returns>
+    public int RunOnce(int timeoutMilliseconds)
+    {
+        if (!_isCallerDriven || !IsOnLoopThread)
+        {
+            throw new InvalidOperationException("This event loop runs only on the thread that created it.");
+        }
+        ObjectDisposedException.ThrowIf(_hasExited, this);
+        if (_isRunning)
+        {
+            throw new InvalidOperationException("RunOnce cannot be called from work that the loop is running.");
+        }
+
+        _isRunning = true;
+        try
+        {
+            return Poll(timeoutMilliseconds);
+        }
+        finally
+        {
+            _isRunning = false;
+        }
     }
 
     /// <summary>Queues <paramref name="action"/> to run on the loop thread. Thread-safe; never runs inline.</summary>
@@ -108,10 +146,26 @@ internal sealed class EventLoop
         }
     }
 
-    /// <summary>Asks the loop to release every registration and exit; completes when the thread has ended.</summary>
+    /// <summary>
+    /// Asks the loop to release every registration and exit; completes when the thread has ended. A caller-driven
+    /// loop exits at once, on its thread.
+    /// </summary>
     public Task StopAsync()
     {
         _stopRequested = true;
+        if (_isCallerDriven)
+        {
+            if (!IsOnLoopThread || _isRunning)
+            {
+                throw new InvalidOperationException("This event loop can only be stopped by its own thread, outside RunOnce.");
+            }
+            if (!_hasExited)
+            {
+                Exit();
+            }
+            return Task.CompletedTask;
+        }
+
         _poller.Wake();
         return _thread is null ? Task.CompletedTask : _exited.Task;
     }
@@ -131,7 +185,7 @@ internal sealed class EventLoop
         {
             while (!_stopRequested)
             {
-                RunOnce(-1);
+                Poll(-1);
             }
         }
         catch (Exception ex)
@@ -140,16 +194,21 @@ internal sealed class EventLoop
         }
         finally
         {
-            ReleaseAll(); // also after a failure, so no registered descriptor outlives the loop
-            _hasExited = true;
-            Interlocked.MemoryBarrier(); // pairs with the enqueue in Schedule: one side sees the other
-            MoveQueuedWorkToThreadPool();
-            _poller.Dispose();
-            _exited.TrySetResult();
+            Exit(); // also after a failure, so no registered descriptor outlives the loop
         }
     }
 
-    private void RunOnce(int timeoutMilliseconds)
+    private void Exit()
+    {
+        ReleaseAll();
+        _hasExited = true;
+        Interlocked.MemoryBarrier(); // pairs with the enqueue in Schedule: one side sees the other
+        MoveQueuedWorkToThreadPool();
+        _poller.Dispose();
+        _exited.TrySetResult();
+    }
+
+    private int Poll(int timeoutMilliseconds)
     {
         Interlocked.Exchange(ref _sleeping, 1);
         int timeout = _work.IsEmpty && !_stopRequested ? timeoutMilliseconds : 0;
@@ -176,14 +235,15 @@ internal sealed class EventLoop
             }
         }
 
-        RunQueuedWork();
+        return count + RunQueuedWork();
     }
 
-    private void RunQueuedWork()
+    private int RunQueuedWork()
     {
         // Bounded so work that schedules more work cannot starve I/O.
         int budget = _work.Count;
-        while (budget-- > 0 && _work.TryDequeue(out WorkItem item))
+        int ran = 0;
+        for (; ran < budget && _work.TryDequeue(out WorkItem item); ran++)
         {
             try
             {
@@ -194,6 +254,7 @@ internal sealed class EventLoop
                 MNetTransportLog.LoopCallbackFailed(_logger, Id, ex);
             }
         }
+        return ran;
     }
 
     /// <summary>Runs what is queued on the thread pool once the loop thread is gone, so no continuation is stranded.</summary>

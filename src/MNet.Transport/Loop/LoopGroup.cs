@@ -2,7 +2,7 @@ using Microsoft.Extensions.Logging;
 
 namespace MNet.Transport.Loop;
 
-/// <summary>A fixed set of running <see cref="EventLoop"/>s.</summary>
+/// <summary>A fixed set of running <see cref="EventLoop"/>s: loop threads of their own, or one loop a caller drives.</summary>
 internal sealed class LoopGroup : IAsyncDisposable
 {
     private readonly EventLoop[] _loops;
@@ -28,6 +28,14 @@ internal sealed class LoopGroup : IAsyncDisposable
             }
             throw;
         }
+    }
+
+    /// <summary>A group of one loop that the calling thread drives.</summary>
+    public LoopGroup(ILogger logger)
+    {
+        EventLoop loop = new(0, new EpollPoller(), logger);
+        loop.AttachToCurrentThread();
+        _loops = [loop];
     }
 
     public int Count => _loops.Length;

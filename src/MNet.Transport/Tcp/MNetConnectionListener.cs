@@ -52,13 +52,27 @@ internal sealed class MNetConnectionListener : IConnectionListener
 
     public ILogger Logger { get; }
 
+    /// <summary>Whether <see cref="Bind"/> serves <paramref name="endPoint"/>.</summary>
+    public static bool CanBind(EndPoint endPoint) => endPoint switch
+    {
+        IPEndPoint ip => ip.AddressFamily is AddressFamily.InterNetwork or AddressFamily.InterNetworkV6,
+        UnixDomainSocketEndPoint => true,
+        FileHandleEndPoint handle => handle.FileHandleType is FileHandleType.Auto or FileHandleType.Tcp,
+        _ => false,
+    };
+
     /// <summary>
     /// Binds and starts accepting on <paramref name="endPoint"/>: an <see cref="IPEndPoint"/>, a
     /// <see cref="UnixDomainSocketEndPoint"/>, or a <see cref="FileHandleEndPoint"/> naming a listening stream socket
     /// this process inherited (the listener takes ownership of it).
     /// </summary>
+    /// <exception cref="NotSupportedException"><paramref name="endPoint"/> is none of these.</exception>
     public static MNetConnectionListener Bind(EndPoint endPoint, TransportRuntime runtime)
     {
+        if (!CanBind(endPoint))
+        {
+            throw new NotSupportedException($"The MNet transport cannot bind {endPoint.GetType().Name} '{endPoint}'.");
+        }
         (LoopGroup loops, TcpConnectionSettings[] settings) = runtime.EnsureStarted();
         if (endPoint is FileHandleEndPoint handle)
         {

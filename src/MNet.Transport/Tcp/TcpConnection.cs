@@ -116,8 +116,8 @@ internal sealed partial class TcpConnection : ConnectionContext, IPollHandler
     {
         Task receiving = ReceiveAsync();
         Task sending = SendAsync();
-        await receiving;
-        await sending;
+        await receiving.ConfigureAwait(false);
+        await sending.ConfigureAwait(false);
 
         if (_loop.IsOnLoopThread)
         {
@@ -144,14 +144,14 @@ internal sealed partial class TcpConnection : ConnectionContext, IPollHandler
         {
             while (true)
             {
-                await _readable.WaitAsync();
+                await _readable.WaitAsync().ConfigureAwait(false);
                 if (_stopReceiving)
                 {
                     break;
                 }
 
                 ReceiveStatus status = ReceiveAvailable(writer);
-                FlushResult flush = await writer.FlushAsync();
+                FlushResult flush = await writer.FlushAsync().ConfigureAwait(false);
                 if (status == ReceiveStatus.EndOfStream || flush.IsCompleted || flush.IsCanceled || _stopReceiving)
                 {
                     break;
@@ -235,7 +235,7 @@ internal sealed partial class TcpConnection : ConnectionContext, IPollHandler
         {
             while (true)
             {
-                ReadResult result = await reader.ReadAsync();
+                ReadResult result = await reader.ReadAsync().ConfigureAwait(false);
                 if (result.IsCanceled || _abortReason is not null || _socketError is not null)
                 {
                     break;
@@ -257,7 +257,7 @@ internal sealed partial class TcpConnection : ConnectionContext, IPollHandler
 
                     // The send just came up short on this thread, so any earlier writable signal is stale.
                     _writable.Reset();
-                    await _writable.WaitAsync();
+                    await _writable.WaitAsync().ConfigureAwait(false);
                     if (_abortReason is not null || _socketError is not null)
                     {
                         break;

@@ -1,0 +1,45 @@
+using System.Net;
+using System.Net.Sockets;
+using MNet.Transport.Hosting;
+using MNet.Transport.Loop;
+using Microsoft.AspNetCore.Connections;
+
+namespace MNet.Transport.Tcp;
+
+/// <summary>Client connects for every public entry point: IP and Unix endpoints directly, host names through happy eyeballs.</summary>
+internal static class TcpConnector
+{
+    public static async ValueTask<ConnectionContext> ConnectAsync(EndPoint endpoint, TransportRuntime runtime, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(endpoint);
+        (LoopGroup loops, TcpConnectionSettings[] settings) = runtime.EnsureStarted();
+        Task<TcpConnection> Connect(EndPoint remote, CancellationToken token) => TcpConnection.ConnectAsync(remote, settings[loops.Next().Id], token);
+
+        switch (endpoint)
+        {
+            case IPEndPoint or UnixDomainSocketEndPoint:
+                return await Connect(endpoint, cancellationToken).ConfigureAwait(false);
+            case DnsEndPoint host:
+                IPAddress[] addresses = await ResolveAsync(host, cancellationToken).ConfigureAwait(false);
+                return await HappyEyeballs.ConnectAsync(host, addresses, Connect, cancellationToken).ConfigureAwait(false);
+            default:
+                throw new NotSupportedException($"The MNet transport cannot connect to {endpoint.GetType().Name} '{endpoint}'.");
+        }
+    }
+
+    private static async Task<IPAddress[]> ResolveAsync(DnsEndPoint host, CancellationToken cancellationToken)
+    {
+        IPAddress[] addresses;
+        try
+        {
+            addresses = await Dns.GetHostAddressesAsync(host.Host, host.AddressFamily, cancellationToken).ConfigureAwait(false);
+        }
+        catch (SocketException ex)
+        {
+            throw new SocketException((int)ex.SocketErrorCode, $"Could not resolve {host.Host}: {ex.Message}");
+        }
+        return addresses.Length > 0
+            ? addresses
+            : throw new SocketException((int)SocketError.HostNotFound, $"{host.Host} has no address of family {host.AddressFamily}.");
+    }
+}

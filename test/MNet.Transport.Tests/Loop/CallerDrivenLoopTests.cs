@@ -1,0 +1,220 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using MNet.Transport.Hosting;
+using MNet.Transport.Tests.Infrastructure;
+using Microsoft.AspNetCore.Connections;
+
+namespace MNet.Transport.Tests.Loop;
+
+/// <summary>Pull mode: <see cref="MNetEventLoop"/> driven by one thread's <see cref="MNetEventLoop.RunOnce"/> calls.</summary>
+public sealed class CallerDrivenLoopTests
+{
+    private static readonly IPEndPoint AnyLoopbackPort = new(IPAddress.Loopback, 0);
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(20);
+
+    [Fact]
+    public async Task OneThread_RunsServerAndClient_AndEveryContinuationRunsInsideRunOnce()
+    {
+        const int Messages = 200;
+        (string echoed, HashSet<int> threads, int driver) = await OnOwnThread(() =>
+        {
+            int driver = Environment.CurrentManagedThreadId;
+            HashSet<int> threads = [];
+            using MNetEventLoop loop = new();
+            IConnectionListener listener = Bind(loop);
+
+            async Task ServeOneAsync()
+            {
+                await using ConnectionContext connection = (await listener.AcceptAsync())!;
+                threads.Add(Environment.CurrentManagedThreadId);
+                while (true)
+                {
+                    ReadResult read = await connection.Transport.Input.ReadAsync();
+                    threads.Add(Environment.CurrentManagedThreadId);
+                    foreach (ReadOnlyMemory<byte> segment in read.Buffer)
+                    {
+                        await connection.Transport.Output.WriteAsync(segment);
+                    }
+                    connection.Transport.Input.AdvanceTo(read.Buffer.End);
+                    if (read.IsCompleted)
+                    {
+                        break;
+                    }
+                }
+            }
+
+            async Task<string> ClientAsync()
+            {
+                await using ConnectionContext connection = await loop.ConnectAsync(listener.EndPoint);
+                threads.Add(Environment.CurrentManagedThreadId);
+                for (int i = 0; i < Messages; i++)
+                {
+                    await connection.Transport.Output.WriteAsync(Encoding.ASCII.GetBytes($"{i};"));
+                    threads.Add(Environment.CurrentManagedThreadId);
+                }
+                await connection.Transport.Output.CompleteAsync();
+                byte[] reply = await PipeDrain.ReadToEndAsync(connection.Transport.Input);
+                threads.Add(Environment.CurrentManagedThreadId);
+                return Encoding.ASCII.GetString(reply);
+            }
+
+            Task server = ServeOneAsync();
+            Task<string> client = ClientAsync();
+            RunUntil(loop, Task.WhenAll(server, client));
+            RunUntil(loop, listener.UnbindAsync().AsTask());
+            return (client.Result, threads, driver);
+        });
+
+        Assert.Equal(string.Concat(Enumerable.Range(0, Messages).Select(i => $"{i};")), echoed);
+        Assert.Equal([driver], threads);
+    }
+
+    [Fact]
+    public async Task RunOnce_IsWokenByWorkPostedFromAnotherThread()
+    {
+        int ranOn = await OnOwnThread(() =>
+        {
+            using MNetEventLoop loop = new();
+            int ranOn = 0;
+            async Task AfterATimerAsync()
+            {
+                await Task.Delay(30); // completes on a timer thread and posts back to the loop
+                ranOn = Environment.CurrentManagedThreadId;
+            }
+
+            Task pending = AfterATimerAsync();
+            while (!pending.IsCompleted)
+            {
+                loop.RunOnce(Timeout.InfiniteTimeSpan); // returns only because the post wakes the wait
+            }
+            return ranOn;
+        });
+
+        Assert.NotEqual(0, ranOn);
+    }
+
+    [Fact]
+    public async Task RunOnce_ReturnsZero_WhenNothingHappensWithinTheTimeout()
+    {
+        int handled = await OnOwnThread(() =>
+        {
+            using MNetEventLoop loop = new();
+            loop.RunOnce(TimeSpan.Zero); // anything the constructor queued
+            return loop.RunOnce(TimeSpan.FromMilliseconds(20));
+        });
+
+        Assert.Equal(0, handled);
+    }
+
+    [Fact]
+    public async Task TheLoopBelongsToItsThread_AndRejectsMisuse_WithClearErrors()
+    {
+        SynchronizationContext previous = new();
+        var outcome = await OnOwnThread(() =>
+        {
+            SynchronizationContext.SetSynchronizationContext(previous);
+            MNetEventLoop loop = new();
+            SynchronizationContext installed = SynchronizationContext.Current!;
+            Exception? reentrant = null;
+            installed.Post(_ => reentrant = Record.Exception(() => loop.RunOnce(TimeSpan.Zero)), null);
+            loop.RunOnce(TimeSpan.FromSeconds(5));
+            Exception? otherThread = Task.Run(() => Record.Exception(() => loop.RunOnce(TimeSpan.Zero))).GetAwaiter().GetResult();
+            Exception? negative = Record.Exception(() => loop.RunOnce(TimeSpan.FromMilliseconds(-5)));
+            loop.Dispose();
+            Exception? afterDispose = Record.Exception(() => loop.RunOnce(TimeSpan.Zero));
+            return (installed, reentrant, otherThread, negative, restored: SynchronizationContext.Current, afterDispose);
+        });
+
+        Assert.NotSame(previous, outcome.installed);
+        Assert.Contains("RunOnce", Assert.IsType<InvalidOperationException>(outcome.reentrant).Message, StringComparison.Ordinal);
+        Assert.Contains("thread that created it", Assert.IsType<InvalidOperationException>(outcome.otherThread).Message, StringComparison.Ordinal);
+        Assert.Equal("timeout", Assert.IsType<ArgumentOutOfRangeException>(outcome.negative).ParamName);
+        Assert.Same(previous, outcome.restored);
+        Assert.IsType<ObjectDisposedException>(outcome.afterDispose);
+    }
+
+    [Fact]
+    public async Task Dispose_ClosesOpenConnectionsAndListeners_AndLeaksNoDescriptor()
+    {
+        int baseline = ProcessResources.OpenFileDescriptors;
+        using Socket peer = new(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        EndPoint bound = null!;
+
+        await OnOwnThread(() =>
+        {
+            using MNetEventLoop loop = new();
+            IConnectionListener listener = Bind(loop);
+            bound = listener.EndPoint;
+            peer.Connect(bound);
+            ValueTask<ConnectionContext?> accept = listener.AcceptAsync();
+            RunUntil(loop, accept.AsTask());
+            return 0; // the loop is disposed with the connection and the listener still open
+        });
+
+        byte[] buffer = new byte[16];
+        peer.ReceiveTimeout = (int)Deadline.TotalMilliseconds;
+        Assert.Equal(0, ReceiveOrZeroOnReset(peer, buffer));
+        using Socket late = new(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        SocketException refused = Assert.Throws<SocketException>(() => late.Connect(bound));
+        Assert.Equal(SocketError.ConnectionRefused, refused.SocketErrorCode);
+        peer.Dispose();
+        late.Dispose();
+        int open = await ProcessResources.SettleAsync(() => ProcessResources.OpenFileDescriptors, baseline);
+        Assert.True(open <= baseline, $"{open} descriptors open, {baseline} before: {ProcessResources.DescribeFileDescriptors()}");
+    }
+
+    private static int ReceiveOrZeroOnReset(Socket socket, byte[] buffer)
+    {
+        try
+        {
+            return socket.Receive(buffer);
+        }
+        catch (SocketException ex) when (ex.SocketErrorCode == SocketError.ConnectionReset)
+        {
+            return 0;
+        }
+    }
+
+    private static IConnectionListener Bind(MNetEventLoop loop)
+    {
+        ValueTask<IConnectionListener> bind = loop.BindAsync(AnyLoopbackPort);
+        return bind.IsCompletedSuccessfully ? bind.Result : throw new Xunit.Sdk.XunitException("Binding should complete at once, without RunOnce.");
+    }
+
+    private static void RunUntil(MNetEventLoop loop, Task task)
+    {
+        DateTime until = DateTime.UtcNow + Deadline;
+        while (!task.IsCompleted)
+        {
+            Assert.True(DateTime.UtcNow < until, "The work did not complete inside RunOnce in time.");
+            loop.RunOnce(TimeSpan.FromMilliseconds(100));
+        }
+        task.GetAwaiter().GetResult(); // rethrows a failure
+    }
+
+    /// <summary>Runs <paramref name="body"/> on a new thread with no synchronization context: the loop's owner.</summary>
+    private static Task<T> OnOwnThread<T>(Func<T> body)
+    {
+        TaskCompletionSource<T> result = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        Thread thread = new(() =>
+        {
+            try
+            {
+                result.SetResult(body());
+            }
+            catch (Exception ex)
+            {
+                result.SetException(ex);
+            }
+        })
+        {
+            IsBackground = true,
+            Name = "pull-mode test",
+        };
+        thread.Start();
+        return result.Task.WaitAsync(Deadline * 2);
+    }
+}

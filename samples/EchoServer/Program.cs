@@ -1,5 +1,6 @@
 // m_net's echo examples on MNet.Transport's standalone server and client.
-//   dotnet run -c Release --project samples/EchoServer -- serve --tcp 127.0.0.1:7000 [--unix /tmp/echo.sock] [--processes N]
+//   dotnet run -c Release --project samples/EchoServer -- serve --tcp 127.0.0.1:7000 [--unix /tmp/echo.sock] [--processes N [--share port|socket]]
+//   dotnet run -c Release --project samples/EchoServer -- serve --handle 3   (an inherited listening socket)
 //   dotnet run -c Release --project samples/EchoServer -- client 127.0.0.1:7000
 //   dotnet run -c Release --project samples/EchoServer -- load 127.0.0.1:7000 --connections 64 --bytes 67108864
 using EchoServer;
@@ -25,7 +26,8 @@ static int Usage()
 {
     Console.Error.WriteLine("""
         usage:
-          EchoServer serve --tcp 127.0.0.1:7000 [--unix PATH] [--processes N]
+          EchoServer serve --tcp 127.0.0.1:7000 [--unix PATH] [--processes N [--share port|socket]]
+          EchoServer serve --handle FD
           EchoServer client 127.0.0.1:7000 | --unix PATH
           EchoServer load 127.0.0.1:7000 [--connections 64] [--bytes 67108864]
         """);

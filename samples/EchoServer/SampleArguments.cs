@@ -64,8 +64,9 @@ internal sealed class SampleArguments
             : throw new ArgumentException("Give an endpoint (127.0.0.1:7000) or --unix PATH.");
 
     /// <summary>Parses "address:port" (IPv6 as "[::1]:7000"), naming <paramref name="what"/> in the error.</summary>
-    public static IPEndPoint ParseIPEndPoint(string text, string what)
-        => IPEndPoint.TryParse(text, out IPEndPoint? endPoint) && endPoint.Port != 0
+    /// <param name="allowPortZero">Whether port 0 (the system picks one) is valid, as it is for a server.</param>
+    public static IPEndPoint ParseIPEndPoint(string text, string what, bool allowPortZero = false)
+        => IPEndPoint.TryParse(text, out IPEndPoint? endPoint) && (endPoint.Port != 0 || allowPortZero)
             ? endPoint
             : throw new ArgumentException($"The {what} '{text}' is not an address:port such as 127.0.0.1:7000.");
 }

@@ -1,5 +1,7 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Net;
+using MNet.Transport.Server;
 using Microsoft.Extensions.Hosting;
 
 namespace EchoServer;
@@ -11,22 +13,42 @@ internal static class Serve
     {
         string? tcp = arguments.Option("tcp");
         string? unix = arguments.Option("unix");
-        if (tcp is null && unix is null)
+        long? handle = arguments.Option("handle") is null ? null : arguments.Number("handle", 0);
+        if (tcp is null && unix is null && handle is null)
         {
-            throw new ArgumentException("serve needs --tcp ADDRESS:PORT and/or --unix PATH.");
+            throw new ArgumentException("serve needs --tcp ADDRESS:PORT, --unix PATH or --handle FD.");
         }
-        IPEndPoint? tcpEndPoint = tcp is null ? null : SampleArguments.ParseIPEndPoint(tcp, "--tcp endpoint");
+        IPEndPoint? tcpEndPoint = tcp is null ? null : SampleArguments.ParseIPEndPoint(tcp, "--tcp endpoint", allowPortZero: true);
         int processes = (int)arguments.Number("processes", 1);
-
-        // m_net's examples/process: more processes on the same port, the kernel spreading connections (SO_REUSEPORT).
-        List<Process> children = [];
-        for (int i = 1; i < processes; i++)
+        string share = arguments.Option("share") ?? "port";
+        if (share is not ("port" or "socket") || (share == "socket" && tcpEndPoint is null))
         {
-            children.Add(StartChild(tcp, unix: null));
+            throw new ArgumentException("--share is 'port' (each process binds with SO_REUSEPORT) or 'socket' (children inherit the parent's --tcp socket).");
         }
 
+        if (processes > 1 && share == "port" && tcpEndPoint is { Port: 0 })
+        {
+            throw new ArgumentException("Processes that share a port through SO_REUSEPORT need a fixed --tcp port; or use --share socket.");
+        }
+
+        EndPoint? sharedSocketAddress = null;
+        if (processes > 1 && share == "socket")
+        {
+            // m_net's examples/process, fork style: one listening socket, accepted from by every process.
+            (int fd, sharedSocketAddress) = InheritableListenSocket.Open(tcpEndPoint!);
+            handle = fd;
+            tcpEndPoint = null;
+        }
+
+        List<Process> children = [];
         try
         {
+            for (int i = 1; i < processes; i++)
+            {
+                // Without an inherited socket every process binds the port itself and the kernel spreads connections (SO_REUSEPORT).
+                children.Add(handle is { } fd ? StartChild("--handle", fd.ToString(CultureInfo.InvariantCulture)) : StartChild("--tcp", tcp!));
+            }
+
             HostApplicationBuilder builder = Host.CreateApplicationBuilder();
             builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
             builder.Services.AddSingleton<WelcomeEchoHandler>();
@@ -36,14 +58,21 @@ internal static class Serve
                 {
                     o.ListenTcp(tcpEndPoint, Pipeline);
                 }
+                if (handle is { } fd)
+                {
+                    o.ListenHandle((ulong)fd, Pipeline);
+                }
                 if (unix is not null)
                 {
                     o.ListenUnix(unix, Pipeline);
                 }
             });
             using IHost host = builder.Build();
-            Console.WriteLine($"echo server (pid {Environment.ProcessId}) on {tcp ?? unix}; Ctrl+C stops it");
-            await host.RunAsync();
+            await host.StartAsync();
+            IEnumerable<string> endPoints = host.Services.GetRequiredService<MNetServer>().EndPoints
+                .Select(e => e is FileHandleEndPoint h ? $"{sharedSocketAddress?.ToString() ?? "inherited socket"} (fd {h.FileHandle})" : e.ToString()!);
+            Console.WriteLine($"echo server (pid {Environment.ProcessId}) on {string.Join(", ", endPoints)}; Ctrl+C stops it");
+            await host.WaitForShutdownAsync();
             return 0;
         }
         finally
@@ -63,7 +92,7 @@ internal static class Serve
         connection.UseConnectionLogging(logger).UseConnectionHandler<WelcomeEchoHandler>();
     }
 
-    private static Process StartChild(string? tcp, string? unix)
+    private static Process StartChild(string option, string value)
     {
         ProcessStartInfo start = new(Environment.ProcessPath!) { UseShellExecute = false };
         if (!Environment.ProcessPath!.EndsWith("EchoServer", StringComparison.Ordinal))
@@ -71,16 +100,8 @@ internal static class Serve
             start.ArgumentList.Add(typeof(Serve).Assembly.Location); // running under "dotnet EchoServer.dll"
         }
         start.ArgumentList.Add("serve");
-        if (tcp is not null)
-        {
-            start.ArgumentList.Add("--tcp");
-            start.ArgumentList.Add(tcp);
-        }
-        if (unix is not null)
-        {
-            start.ArgumentList.Add("--unix");
-            start.ArgumentList.Add(unix);
-        }
+        start.ArgumentList.Add(option);
+        start.ArgumentList.Add(value);
         return Process.Start(start)!;
     }
 }

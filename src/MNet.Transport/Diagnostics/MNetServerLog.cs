@@ -7,7 +7,7 @@ namespace MNet.Transport.Diagnostics;
 internal static partial class MNetServerLog
 {
     [LoggerMessage(101, LogLevel.Information, "Listening on {EndPoint}.")]
-    public static partial void Listening(ILogger logger, EndPoint endPoint);
+    public static partial void Listening(ILogger logger, string endPoint);
 
     [LoggerMessage(102, LogLevel.Error, "The handler of connection {ConnectionId} threw; the connection is closed.")]
     public static partial void ConnectionHandlerFailed(ILogger logger, string connectionId, Exception exception);

@@ -16,16 +16,16 @@ internal static partial class MNetTransportLog
     public static partial void ConnectionError(ILogger logger, string connectionId, Exception exception);
 
     [LoggerMessage(4, LogLevel.Warning, "Accepting on {EndPoint} paused for {DelayMilliseconds} ms: {Reason}")]
-    public static partial void AcceptPaused(ILogger logger, EndPoint endPoint, int delayMilliseconds, string reason);
+    public static partial void AcceptPaused(ILogger logger, string endPoint, int delayMilliseconds, string reason);
 
     [LoggerMessage(5, LogLevel.Error, "Accepting on {EndPoint} failed.")]
-    public static partial void AcceptFailed(ILogger logger, EndPoint endPoint, Exception exception);
+    public static partial void AcceptFailed(ILogger logger, string endPoint, Exception exception);
 
     [LoggerMessage(6, LogLevel.Warning, "The MNet transport has no event loop backend on this platform; Kestrel falls back to its Sockets transport.")]
     public static partial void PlatformNotSupported(ILogger logger);
 
     [LoggerMessage(7, LogLevel.Debug, "Listening on {EndPoint} with {LoopCount} event loop(s).")]
-    public static partial void Listening(ILogger logger, EndPoint endPoint, int loopCount);
+    public static partial void Listening(ILogger logger, string endPoint, int loopCount);
 
     [LoggerMessage(8, LogLevel.Error, "A ConnectionClosed callback of connection {ConnectionId} threw.")]
     public static partial void ConnectionClosedCallbackFailed(ILogger logger, string connectionId, Exception exception);

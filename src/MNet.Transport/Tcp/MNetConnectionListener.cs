@@ -77,7 +77,7 @@ internal sealed class MNetConnectionListener : IConnectionListener
         if (endPoint is FileHandleEndPoint handle)
         {
             (int fd, AddressFamily family) = ListenSocket.Adopt(handle);
-            MNetTransportLog.Listening(runtime.Logger, endPoint, 1);
+            MNetTransportLog.Listening(runtime.Logger, EndPointDisplay.Of(endPoint), 1);
             return new MNetConnectionListener(endPoint, family, [fd], loops, settings, runtime.Logger);
         }
 
@@ -105,7 +105,7 @@ internal sealed class MNetConnectionListener : IConnectionListener
             throw;
         }
 
-        MNetTransportLog.Listening(runtime.Logger, endPoint, fds.Length);
+        MNetTransportLog.Listening(runtime.Logger, EndPointDisplay.Of(endPoint), fds.Length);
         return new MNetConnectionListener(endPoint, endPoint.AddressFamily, fds, loops, settings, runtime.Logger);
     }
 
@@ -160,7 +160,7 @@ internal sealed class MNetConnectionListener : IConnectionListener
         {
             // The peer is already gone (ECONNRESET, EINVAL): drop this one and keep accepting.
             Libc.Close(fd);
-            MNetTransportLog.AcceptFailed(Logger, EndPoint, ex);
+            MNetTransportLog.AcceptFailed(Logger, EndPointDisplay.Of(EndPoint), ex);
             return;
         }
 

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Raw TCP echo: the standalone MNet server against the same ConnectionHandler on Kestrel's Sockets transport
+# (and on Kestrel over MNet), with a C epoll echo server as the floor, all in one run. The load generator
+# is C too (bench/echo-load.c), so the client costs the same for every server.
+#   1. 1 GiB streamed through one connection and verified byte for byte: MB/s each way, server CPU per GiB
+#   2. 64 connections ping-ponging 64-byte messages: messages/s, server CPU per message
+# Rounds alternate between servers; medians go to bench/results/echo.md. The server runs on core 0 and
+# the load on core 1 (PIN=0 lets both float).
+#   bench/echo.sh                       # 3 rounds, 1 GiB, 5 s ping-pong
+#   ROUNDS=1 SECONDS_PINGPONG=2 bench/echo.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ROUNDS=${ROUNDS:-3}
+BYTES=${BYTES:-1073741824}
+CONNECTIONS=${CONNECTIONS:-64}
+MESSAGE=${MESSAGE:-64}
+SECONDS_PINGPONG=${SECONDS_PINGPONG:-5}
+PORT=${PORT:-7900}
+PIN=${PIN:-1}
+SERVERS=(c mnet kestrel-mnet sockets)
+
+if ! command -v gcc >/dev/null; then
+  echo "installing gcc..." >&2
+  (apt-get update -qq && apt-get install -y -qq gcc libc6-dev) >/dev/null
+fi
+
+work=$(mktemp -d)
+server_pid=""
+cleanup() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+
+gcc -O2 -Wall -Wextra -Werror -o "$work/echo-load" bench/echo-load.c
+gcc -O2 -Wall -Wextra -Werror -o "$work/echo-server" bench/echo-server.c
+dotnet build bench/EchoBench -c Release -v quiet -nologo >/dev/null
+bench_dll=bench/EchoBench/bin/Release/net10.0/EchoBench.dll
+ticks_per_second=$(getconf CLK_TCK)
+
+on_server_core() { if [ "$PIN" = 1 ]; then taskset -c 0 "$@"; else "$@"; fi; }
+on_load_core() { if [ "$PIN" = 1 ]; then taskset -c 1 "$@"; else "$@"; fi; }
+cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }   # utime + stime
+field() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p"; }
+
+start_server() {
+  local server=$1
+  if [ "$server" = c ]; then
+    on_server_core "$work/echo-server" "$PORT" >"$work/server.log" 2>&1 &
+  else
+    on_server_core dotnet "$bench_dll" "$server" "$PORT" >"$work/server.log" 2>&1 &
+  fi
+  server_pid=$!
+  for _ in $(seq 1 150); do
+    grep -q '^ready' "$work/server.log" && return 0
+    sleep 0.1
+  done
+  echo "$server did not start: $(cat "$work/server.log")" >&2
+  return 1
+}
+
+# Runs the load and prints its output line; the server's CPU seconds for it go to $work/cpu.
+measure() {
+  local before after out
+  before=$(cpu_ticks "$server_pid")
+  out=$(on_load_core "$work/echo-load" "$1" 127.0.0.1 "$PORT" "${@:2}")
+  after=$(cpu_ticks "$server_pid")
+  awk -v t=$((after - before)) -v hz="$ticks_per_second" 'BEGIN { print t / hz }' >"$work/cpu"
+  echo "$out"
+}
+
+run_round() {
+  local server=$1 out mbps cpu_per_gib messages msgs cpu_us hwm
+  start_server "$server"
+  # Warm up (JIT, pools) without measuring.
+  on_load_core "$work/echo-load" throughput 127.0.0.1 "$PORT" 4 67108864 >/dev/null
+  on_load_core "$work/echo-load" pingpong 127.0.0.1 "$PORT" "$CONNECTIONS" "$MESSAGE" 1 >/dev/null
+
+  out=$(measure throughput 1 "$BYTES")
+  mbps=$(field MBps <<<"$out")
+  cpu_per_gib=$(awk -v c="$(cat "$work/cpu")" -v b="$(field bytes <<<"$out")" 'BEGIN { printf "%.2f", c / (b / 1073741824) }')
+
+  out=$(measure pingpong "$CONNECTIONS" "$MESSAGE" "$SECONDS_PINGPONG")
+  msgs=$(field msgs_per_s <<<"$out")
+  messages=$(field messages <<<"$out")
+  cpu_us=$(awk -v c="$(cat "$work/cpu")" -v n="$messages" 'BEGIN { printf "%.2f", c * 1e6 / n }')
+
+  hwm=$(awk '/VmHWM/ { print $2 }' "/proc/$server_pid/status")
+  kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=""
+  echo "$server $mbps $cpu_per_gib $msgs $cpu_us $((hwm / 1024))" | tee -a "$work/rounds"
+}
+
+echo "server MBps cpu_s_per_GiB pingpong_msgs_per_s cpu_us_per_msg peak_rss_mib" >&2
+for round in $(seq 1 "$ROUNDS"); do
+  for server in "${SERVERS[@]}"; do
+    run_round "$server" >&2
+  done
+done
+
+median() {  # median of column $2 for server $1
+  awk -v t="$1" -v c="$2" '$1 == t { print $c }' "$work/rounds" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+}
+
+pinning=$([ "$PIN" = 1 ] && echo "server on core 0, load on core 1" || echo "unpinned")
+mkdir -p bench/results
+{
+  echo "| echo, median of $ROUNDS ($pinning) | C epoll | MNet server | Kestrel on MNet | Kestrel Sockets | MNet / Sockets | MNet / C |"
+  echo "|---|---:|---:|---:|---:|---:|---:|"
+  for metric in "$((BYTES / 1048576)) MiB through 1 connection, MB/s each way:2" "server CPU s per GiB:3" \
+                "$CONNECTIONS-connection ping-pong ($MESSAGE B), messages/s:4" "server CPU µs per message:5" "peak RSS (MiB):6"; do
+    name=${metric%%:*} column=${metric##*:}
+    c=$(median c "$column") m=$(median mnet "$column") k=$(median kestrel-mnet "$column") s=$(median sockets "$column")
+    awk -v n="$name" -v c="$c" -v m="$m" -v k="$k" -v s="$s" \
+      'BEGIN { printf "| %s | %s | %s | %s | %s | %.2f | %.2f |\n", n, c, m, k, s, m / s, m / c }'
+  done
+  echo
+  echo "$(nproc) cores, $(uname -r), $(dotnet --version) SDK; command: \`bench/echo.sh\` (ROUNDS=$ROUNDS BYTES=$BYTES CONNECTIONS=$CONNECTIONS MESSAGE=$MESSAGE SECONDS_PINGPONG=$SECONDS_PINGPONG PIN=$PIN)"
+} | tee bench/results/echo.md

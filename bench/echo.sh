@@ -36,17 +36,18 @@ dotnet build bench/EchoBench -c Release -v quiet -nologo >/dev/null
 bench_dll=bench/EchoBench/bin/Release/net10.0/EchoBench.dll
 ticks_per_second=$(getconf CLK_TCK)
 
-on_server_core() { if [ "$PIN" = 1 ]; then taskset -c 0 "$@"; else "$@"; fi; }
-on_load_core() { if [ "$PIN" = 1 ]; then taskset -c 1 "$@"; else "$@"; fi; }
+# Prefixes, not functions: a backgrounded function would run in a subshell and $! would not be the server.
+server_core=() load_core=()
+[ "$PIN" = 1 ] && server_core=(taskset -c 0) load_core=(taskset -c 1)
 cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }   # utime + stime
 field() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p"; }
 
 start_server() {
   local server=$1
   if [ "$server" = c ]; then
-    on_server_core "$work/echo-server" "$PORT" >"$work/server.log" 2>&1 &
+    "${server_core[@]}" "$work/echo-server" "$PORT" >"$work/server.log" 2>&1 &
   else
-    on_server_core dotnet "$bench_dll" "$server" "$PORT" >"$work/server.log" 2>&1 &
+    "${server_core[@]}" dotnet "$bench_dll" "$server" "$PORT" >"$work/server.log" 2>&1 &
   fi
   server_pid=$!
   for _ in $(seq 1 150); do
@@ -61,7 +62,7 @@ start_server() {
 measure() {
   local before after out
   before=$(cpu_ticks "$server_pid")
-  out=$(on_load_core "$work/echo-load" "$1" 127.0.0.1 "$PORT" "${@:2}")
+  out=$("${load_core[@]}" "$work/echo-load" "$1" 127.0.0.1 "$PORT" "${@:2}")
   after=$(cpu_ticks "$server_pid")
   awk -v t=$((after - before)) -v hz="$ticks_per_second" 'BEGIN { print t / hz }' >"$work/cpu"
   echo "$out"
@@ -71,8 +72,8 @@ run_round() {
   local server=$1 out mbps cpu_per_gib messages msgs cpu_us hwm
   start_server "$server"
   # Warm up (JIT, pools) without measuring.
-  on_load_core "$work/echo-load" throughput 127.0.0.1 "$PORT" 4 67108864 >/dev/null
-  on_load_core "$work/echo-load" pingpong 127.0.0.1 "$PORT" "$CONNECTIONS" "$MESSAGE" 1 >/dev/null
+  "${load_core[@]}" "$work/echo-load" throughput 127.0.0.1 "$PORT" 4 67108864 >/dev/null
+  "${load_core[@]}" "$work/echo-load" pingpong 127.0.0.1 "$PORT" "$CONNECTIONS" "$MESSAGE" 1 >/dev/null
 
   out=$(measure throughput 1 "$BYTES")
   mbps=$(field MBps <<<"$out")

@@ -17,6 +17,10 @@ internal sealed partial class TcpConnection : ConnectionContext, IPollHandler
 {
     // Bytes read in one pass before the loop yields to other connections.
     private const int MaxBytesPerReceivePass = 256 * 1024;
+    // After a read fills its buffer (a bulk transfer), later reads in the pass ask the pipe for this much at once.
+    // That is more than a pool block, so the pipe takes it from ArrayPool: unpinned, which is fine because recv is
+    // synchronous and pins for the call; one syscall then moves what took sixteen.
+    private const int BulkReceiveSize = 64 * 1024;
     private const int MaxSendSegments = 64;
 
     private readonly TcpConnectionSettings _settings;
@@ -185,9 +189,10 @@ internal sealed partial class TcpConnection : ConnectionContext, IPollHandler
     private unsafe ReceiveStatus ReceiveAvailable(PipeWriter writer)
     {
         int total = 0;
+        int sizeHint = 0; // the first read goes to a pool block: zero copies and no array for a small message
         while (true)
         {
-            Memory<byte> memory = writer.GetMemory();
+            Memory<byte> memory = writer.GetMemory(sizeHint);
             nint received;
             fixed (byte* buffer = memory.Span)
             {
@@ -207,6 +212,7 @@ internal sealed partial class TcpConnection : ConnectionContext, IPollHandler
                 {
                     return ReceiveStatus.MoreAvailable;
                 }
+                sizeHint = BulkReceiveSize;
                 continue;
             }
 

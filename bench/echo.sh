@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Raw TCP echo: the standalone MNet server against the same ConnectionHandler on Kestrel's Sockets transport
-# (and on Kestrel over MNet), with a C epoll echo server as the floor, all in one run. The load generator
-# is C too (bench/echo-load.c), so the client costs the same for every server.
+# (and on Kestrel over MNet), each also with UnsafePreferInlineScheduling, and a C epoll echo server as the
+# floor, all in one run. The load generator is C too (bench/echo-load.c), so the client costs the same for
+# every server.
 #   1. 1 GiB streamed through one connection and verified byte for byte: MB/s each way, server CPU per GiB
 #   2. 64 connections ping-ponging 64-byte messages: messages/s, server CPU per message
 # Rounds alternate between servers; medians go to bench/results/echo.md. The server runs on core 0 and
@@ -18,7 +19,7 @@ MESSAGE=${MESSAGE:-64}
 SECONDS_PINGPONG=${SECONDS_PINGPONG:-5}
 PORT=${PORT:-7900}
 PIN=${PIN:-1}
-SERVERS=(c mnet kestrel-mnet sockets)
+SERVERS=(c mnet kestrel-mnet sockets mnet-inline sockets-inline)
 
 if ! command -v gcc >/dev/null; then
   echo "installing gcc..." >&2
@@ -101,17 +102,32 @@ median() {  # median of column $2 for server $1
 }
 
 pinning=$([ "$PIN" = 1 ] && echo "server on core 0, load on core 1" || echo "unpinned")
+label() {
+  case $1 in
+    c) echo "C epoll (bench/echo-server.c)" ;;
+    mnet) echo "MNet server" ;;
+    kestrel-mnet) echo "Kestrel on MNet" ;;
+    sockets) echo "Kestrel Sockets" ;;
+    mnet-inline) echo "MNet server, inline" ;;
+    sockets-inline) echo "Kestrel Sockets, inline" ;;
+  esac
+}
 mkdir -p bench/results
 {
-  echo "| echo, median of $ROUNDS ($pinning) | C epoll | MNet server | Kestrel on MNet | Kestrel Sockets | MNet / Sockets | MNet / C |"
-  echo "|---|---:|---:|---:|---:|---:|---:|"
-  for metric in "$((BYTES / 1048576)) MiB through 1 connection, MB/s each way:2" "server CPU s per GiB:3" \
-                "$CONNECTIONS-connection ping-pong ($MESSAGE B), messages/s:4" "server CPU µs per message:5" "peak RSS (MiB):6"; do
-    name=${metric%%:*} column=${metric##*:}
-    c=$(median c "$column") m=$(median mnet "$column") k=$(median kestrel-mnet "$column") s=$(median sockets "$column")
-    awk -v n="$name" -v c="$c" -v m="$m" -v k="$k" -v s="$s" \
-      'BEGIN { printf "| %s | %s | %s | %s | %s | %.2f | %.2f |\n", n, c, m, k, s, m / s, m / c }'
+  echo "| median of $ROUNDS ($pinning) | $((BYTES / 1048576)) MiB, 1 connection: MB/s each way | server CPU s per GiB | $CONNECTIONS-connection ping-pong ($MESSAGE B): messages/s | server CPU µs per message | peak RSS (MiB) | MB/s / Sockets | messages/s / Sockets |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+  for server in "${SERVERS[@]}"; do
+    base=sockets
+    [[ $server == *-inline ]] && base=sockets-inline   # compare like with like
+    row="| $(label "$server")"
+    for column in 2 3 4 5 6; do
+      row="$row | $(median "$server" "$column")"
+    done
+    row="$row | $(awk -v a="$(median "$server" 2)" -v b="$(median "$base" 2)" 'BEGIN { printf "%.2f", a / b }')"
+    row="$row | $(awk -v a="$(median "$server" 4)" -v b="$(median "$base" 4)" 'BEGIN { printf "%.2f", a / b }') |"
+    echo "$row"
   done
   echo
+  echo "Ratios compare each server with Kestrel Sockets under the same scheduling (inline rows with Sockets inline)."
   echo "$(nproc) cores, $(uname -r), $(dotnet --version) SDK; command: \`bench/echo.sh\` (ROUNDS=$ROUNDS BYTES=$BYTES CONNECTIONS=$CONNECTIONS MESSAGE=$MESSAGE SECONDS_PINGPONG=$SECONDS_PINGPONG PIN=$PIN)"
 } | tee bench/results/echo.md

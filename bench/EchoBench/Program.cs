@@ -1,23 +1,29 @@
 // The echo server bench/echo.sh measures: one ConnectionHandler on 127.0.0.1:PORT, served by
-//   mnet          the standalone MNet server (AddMNetServer), no Kestrel
-//   kestrel-mnet  Kestrel on the MNet transport (UseMNetTransport)
-//   sockets       Kestrel on its own Sockets transport
-// Prints "ready" once listening; SIGTERM stops it.
+//   mnet           the standalone MNet server (AddMNetServer), no Kestrel
+//   kestrel-mnet   Kestrel on the MNet transport (UseMNetTransport)
+//   sockets        Kestrel on its own Sockets transport
+// and "mnet-inline" / "sockets-inline": the same with UnsafePreferInlineScheduling (the handler runs on the
+// I/O thread instead of the thread pool). Prints "ready" once listening; SIGTERM stops it.
 using System.Net;
 using EchoBench;
 using Microsoft.AspNetCore.Connections;
+using MNet.Transport.Hosting;
 
-if (args.Length != 2 || !int.TryParse(args[1], out int port) || args[0] is not ("mnet" or "kestrel-mnet" or "sockets"))
+string[] servers = ["mnet", "mnet-inline", "kestrel-mnet", "sockets", "sockets-inline"];
+if (args.Length != 2 || !int.TryParse(args[1], out int port) || !servers.Contains(args[0]))
 {
-    Console.Error.WriteLine("usage: EchoBench mnet|kestrel-mnet|sockets PORT");
+    Console.Error.WriteLine($"usage: EchoBench {string.Join('|', servers)} PORT");
     return 2;
 }
 
+string server = args[0];
+bool inline = server.EndsWith("-inline", StringComparison.Ordinal);
 IPEndPoint endPoint = new(IPAddress.Loopback, port);
 IHost host;
-if (args[0] == "mnet")
+if (server.StartsWith("mnet", StringComparison.Ordinal))
 {
     HostApplicationBuilder builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+    builder.Services.Configure<MNetTransportOptions>(o => o.UnsafePreferInlineScheduling = inline);
     builder.Services.AddMNetServer(o => o.ListenTcp(endPoint, c => c.UseConnectionHandler<EchoConnectionHandler>()));
     host = builder.Build();
 }
@@ -26,9 +32,13 @@ else
     WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
     builder.Logging.SetMinimumLevel(LogLevel.Warning);
     builder.WebHost.ConfigureKestrel(k => k.Listen(endPoint, l => l.UseConnectionHandler<EchoConnectionHandler>()));
-    if (args[0] == "kestrel-mnet")
+    if (server == "kestrel-mnet")
     {
         builder.WebHost.UseMNetTransport();
+    }
+    else
+    {
+        builder.WebHost.UseSockets(o => o.UnsafePreferInlineScheduling = inline);
     }
     host = builder.Build();
 }

@@ -32,7 +32,9 @@ internal sealed unsafe class EpollPoller : IPoller
             throw Errno.ToException(errno, "eventfd");
         }
 
-        EpollEvent wake = new() { Events = Libc.EPOLLIN, Data = WakeToken };
+        // Edge-triggered: every write to an eventfd raises a new edge, so the counter is never read back (one syscall
+        // less per wake-up); it cannot overflow at one increment per wake.
+        EpollEvent wake = new() { Events = Libc.EPOLLIN | Libc.EPOLLET, Data = WakeToken };
         if (Libc.EpollCtl(_epollFd, Libc.EPOLL_CTL_ADD, _eventFd, &wake) != 0)
         {
             int errno = Errno.Last;
@@ -80,8 +82,6 @@ internal sealed unsafe class EpollPoller : IPoller
             EpollEvent ev = _events[i];
             if (ev.Data == WakeToken)
             {
-                ulong value;
-                Libc.Read(_eventFd, &value, sizeof(ulong));
                 continue;
             }
             events[written++] = new PollEvent(ev.Data, Translate(ev.Events));

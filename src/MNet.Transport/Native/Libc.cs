@@ -78,14 +78,8 @@ internal static unsafe partial class Libc
     [LibraryImport(LibraryName, EntryPoint = "readv", SetLastError = true)]
     public static partial nint Readv(int fd, IOVector* vectors, int count);
 
-    [LibraryImport(LibraryName, EntryPoint = "writev", SetLastError = true)]
-    public static partial nint Writev(int fd, IOVector* vectors, int count);
-
     [LibraryImport(LibraryName, EntryPoint = "sendmsg", SetLastError = true)]
     public static partial nint SendMsg(int fd, MessageHeader* message, int flags);
-
-    [LibraryImport(LibraryName, EntryPoint = "read", SetLastError = true)]
-    public static partial nint Read(int fd, void* buffer, nint length);
 
     [LibraryImport(LibraryName, EntryPoint = "write", SetLastError = true)]
     public static partial nint Write(int fd, void* buffer, nint length);

@@ -28,15 +28,20 @@ public sealed class PollerContractTests
 
     [Theory]
     [MemberData(nameof(Backends))]
-    public void Wake_BeforeWait_MakesTheNextWaitReturn_AndIsNotRepeated(string backend)
+    public async Task Wake_BeforeWait_MakesTheNextWaitReturn_IsNotRepeated_AndWorksAgainAfterward(string backend)
     {
         using IPoller poller = Create(backend);
         PollEvent[] events = new PollEvent[8];
+        // An unbounded wait, so only a wake can end it; a lost wake fails the test at the limit instead of passing late.
+        Task<int> UnboundedWait() => Task.Run(() => poller.Wait(events, -1)).WaitAsync(TimeSpan.FromSeconds(10));
 
         poller.Wake();
         poller.Wake();
+        Assert.Equal(0, await UnboundedWait());
+        Assert.Equal(0, poller.Wait(events, 0));
 
-        Assert.Equal(0, poller.Wait(events, 10_000));
+        poller.Wake();
+        Assert.Equal(0, await UnboundedWait());
         Assert.Equal(0, poller.Wait(events, 0));
     }
 

@@ -23,6 +23,7 @@ public sealed class MNetEventLoop : IConnectionListenerFactory, IConnectionFacto
     private readonly EventLoop _loop;
     private readonly SynchronizationContext? _previousContext;
     private readonly LoopSynchronizationContext _context;
+    private bool _disposed;
 
     /// <summary>Creates a loop driven by the calling thread, with default <see cref="MNetTransportOptions"/>.</summary>
     public MNetEventLoop()
@@ -77,6 +78,7 @@ public sealed class MNetEventLoop : IConnectionListenerFactory, IConnectionFacto
     /// <exception cref="ObjectDisposedException">The loop was disposed.</exception>
     public int RunOnce(TimeSpan timeout)
     {
+        ObjectDisposedException.ThrowIf(_disposed, this);
         long milliseconds = (long)Math.Ceiling(timeout.TotalMilliseconds); // never wake before the timeout
         if (timeout != Timeout.InfiniteTimeSpan)
         {
@@ -92,7 +94,15 @@ public sealed class MNetEventLoop : IConnectionListenerFactory, IConnectionFacto
     /// </summary>
     public void Dispose()
     {
-        // Stopping a caller-driven loop happens inline on this thread, so this completes synchronously.
+        if (_disposed)
+        {
+            return;
+        }
+
+        // Stops the loop inline, on this thread (or throws, changing nothing, when called from the wrong place), so
+        // disposing the runtime afterwards completes synchronously.
+        _ = _loop.StopAsync();
+        _disposed = true;
         _runtime.DisposeAsync().AsTask().GetAwaiter().GetResult();
         if (SynchronizationContext.Current == _context)
         {

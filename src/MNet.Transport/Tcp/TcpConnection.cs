@@ -34,6 +34,7 @@ internal sealed partial class TcpConnection : ConnectionContext, IPollHandler
     private ulong _registration;
     private bool _peerClosed;
     private bool _stopReceiving;
+    private bool _bulkReceive;
     private Exception? _socketError;
     private volatile ConnectionAbortedException? _abortReason;
     private readonly TaskCompletionSource _processed = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -189,7 +190,8 @@ internal sealed partial class TcpConnection : ConnectionContext, IPollHandler
     private unsafe ReceiveStatus ReceiveAvailable(PipeWriter writer)
     {
         int total = 0;
-        int sizeHint = 0; // the first read goes to a pool block: zero copies and no array for a small message
+        // A pass starts in a pool block (small messages need no array) unless the last pass was a bulk transfer.
+        int sizeHint = _bulkReceive ? BulkReceiveSize : 0;
         while (true)
         {
             Memory<byte> memory = writer.GetMemory(sizeHint);
@@ -203,6 +205,7 @@ internal sealed partial class TcpConnection : ConnectionContext, IPollHandler
             {
                 writer.Advance((int)received);
                 total += (int)received;
+                _bulkReceive = total > _settings.MemoryPool.MaxBufferSize;
                 if (received < memory.Length && !_peerClosed)
                 {
                     // A short read drained the socket; the next arrival raises a new edge.

@@ -123,15 +123,19 @@ public sealed class CallerDrivenLoopTests
             loop.RunOnce(TimeSpan.FromSeconds(5));
             Exception? otherThread = Task.Run(() => Record.Exception(() => loop.RunOnce(TimeSpan.Zero))).GetAwaiter().GetResult();
             Exception? negative = Record.Exception(() => loop.RunOnce(TimeSpan.FromMilliseconds(-5)));
+            Exception? disposeElsewhere = Task.Run(() => Record.Exception(loop.Dispose)).GetAwaiter().GetResult();
+            int stillRunning = loop.RunOnce(TimeSpan.Zero);
             loop.Dispose();
             Exception? afterDispose = Record.Exception(() => loop.RunOnce(TimeSpan.Zero));
-            return (installed, reentrant, otherThread, negative, restored: SynchronizationContext.Current, afterDispose);
+            return (installed, reentrant, otherThread, negative, disposeElsewhere, stillRunning, restored: SynchronizationContext.Current, afterDispose);
         });
 
         Assert.NotSame(previous, outcome.installed);
         Assert.Contains("RunOnce", Assert.IsType<InvalidOperationException>(outcome.reentrant).Message, StringComparison.Ordinal);
         Assert.Contains("thread that created it", Assert.IsType<InvalidOperationException>(outcome.otherThread).Message, StringComparison.Ordinal);
         Assert.Equal("timeout", Assert.IsType<ArgumentOutOfRangeException>(outcome.negative).ParamName);
+        Assert.IsType<InvalidOperationException>(outcome.disposeElsewhere);
+        Assert.Equal(0, outcome.stillRunning); // the refused Dispose changed nothing
         Assert.Same(previous, outcome.restored);
         Assert.IsType<ObjectDisposedException>(outcome.afterDispose);
     }

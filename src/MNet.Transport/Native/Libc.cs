@@ -75,9 +75,6 @@ internal static unsafe partial class Libc
     [LibraryImport(LibraryName, EntryPoint = "send", SetLastError = true)]
     public static partial nint Send(int fd, byte* buffer, nint length, int flags);
 
-    [LibraryImport(LibraryName, EntryPoint = "readv", SetLastError = true)]
-    public static partial nint Readv(int fd, IOVector* vectors, int count);
-
     [LibraryImport(LibraryName, EntryPoint = "sendmsg", SetLastError = true)]
     public static partial nint SendMsg(int fd, MessageHeader* message, int flags);
 

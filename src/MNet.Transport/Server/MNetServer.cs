@@ -70,7 +70,7 @@ public sealed class MNetServer : IHostedService, IAsyncDisposable
 
                 MNetConnectionListener listener = MNetConnectionListener.Bind(definition.EndPoint, _runtime);
                 _listeners.Add((listener, AcceptLoopAsync(listener, application)));
-                MNetServerLog.Listening(_logger, EndPointDisplay.Of(listener.EndPoint));
+                MNetServerLog.Listening(_logger, listener.DisplayName);
             }
         }
         catch

@@ -29,6 +29,8 @@ internal sealed class MNetConnectionListener : IConnectionListener
     private MNetConnectionListener(EndPoint endPoint, AddressFamily family, int[] fds, LoopGroup loops, TcpConnectionSettings[] settings, ILogger logger)
     {
         EndPoint = endPoint;
+        // FileHandleEndPoint has no text of its own.
+        DisplayName = endPoint is FileHandleEndPoint handle ? $"inherited socket {handle.FileHandle}" : endPoint.ToString()!;
         Logger = logger;
         _loops = loops;
         _settings = settings;
@@ -46,9 +48,13 @@ internal sealed class MNetConnectionListener : IConnectionListener
             _acceptors[i] = new TcpAcceptor(fds[i], loops[i], this);
             loops[i].Schedule(static state => ((TcpAcceptor)state!).Start(), _acceptors[i]);
         }
+        MNetTransportLog.Listening(logger, DisplayName, fds.Length);
     }
 
     public EndPoint EndPoint { get; }
+
+    /// <summary>How logs name this listener's endpoint.</summary>
+    public string DisplayName { get; }
 
     public ILogger Logger { get; }
 
@@ -77,7 +83,6 @@ internal sealed class MNetConnectionListener : IConnectionListener
         if (endPoint is FileHandleEndPoint handle)
         {
             (int fd, AddressFamily family) = ListenSocket.Adopt(handle);
-            MNetTransportLog.Listening(runtime.Logger, EndPointDisplay.Of(endPoint), 1);
             return new MNetConnectionListener(endPoint, family, [fd], loops, settings, runtime.Logger);
         }
 
@@ -105,7 +110,6 @@ internal sealed class MNetConnectionListener : IConnectionListener
             throw;
         }
 
-        MNetTransportLog.Listening(runtime.Logger, EndPointDisplay.Of(endPoint), fds.Length);
         return new MNetConnectionListener(endPoint, endPoint.AddressFamily, fds, loops, settings, runtime.Logger);
     }
 
@@ -160,7 +164,7 @@ internal sealed class MNetConnectionListener : IConnectionListener
         {
             // The peer is already gone (ECONNRESET, EINVAL): drop this one and keep accepting.
             Libc.Close(fd);
-            MNetTransportLog.AcceptFailed(Logger, EndPointDisplay.Of(EndPoint), ex);
+            MNetTransportLog.AcceptFailed(Logger, DisplayName, ex);
             return;
         }
 

@@ -81,7 +81,7 @@ internal sealed unsafe class TcpAcceptor : IPollHandler
                 default:
                     // A network error on one pending connection (EPROTO, ENETDOWN, EPERM...): log it and take the next,
                     // as accept(2) advises; returning would strand the queue until another connection arrives.
-                    MNetTransportLog.AcceptFailed(_listener.Logger, EndPointDisplay.Of(_listener.EndPoint), Errno.ToSocketException(errno));
+                    MNetTransportLog.AcceptFailed(_listener.Logger, _listener.DisplayName, Errno.ToSocketException(errno));
                     continue;
             }
         }
@@ -95,7 +95,7 @@ internal sealed unsafe class TcpAcceptor : IPollHandler
         if (now - _lastPauseLogged >= s_logInterval)
         {
             _lastPauseLogged = now;
-            MNetTransportLog.AcceptPaused(_listener.Logger, EndPointDisplay.Of(_listener.EndPoint), BackoffMilliseconds, Errno.ToSocketException(errno).Message);
+            MNetTransportLog.AcceptPaused(_listener.Logger, _listener.DisplayName, BackoffMilliseconds, Errno.ToSocketException(errno).Message);
         }
 
         Task.Delay(BackoffMilliseconds).ContinueWith(

@@ -3,6 +3,7 @@ using MNet.Transport.Loop;
 using MNet.Transport.Memory;
 using MNet.Transport.Tcp;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace MNet.Transport.Hosting;
 
@@ -12,6 +13,9 @@ namespace MNet.Transport.Hosting;
 /// </summary>
 internal sealed class TransportRuntime : IAsyncDisposable
 {
+    private static readonly Lazy<TransportRuntime> s_shared = new(
+        () => new TransportRuntime(new MNetTransportOptions { LoopCount = 1 }, NullLogger.Instance));
+
     private readonly MNetTransportOptions _options;
     private readonly bool _isCallerDriven;
     private readonly Lock _lock = new();
@@ -31,6 +35,9 @@ internal sealed class TransportRuntime : IAsyncDisposable
         _isCallerDriven = isCallerDriven;
         Logger = logger;
     }
+
+    /// <summary>The loop of channels made without a host or loop of their own; it runs for the life of the process.</summary>
+    public static EventLoop SharedLoop => s_shared.Value.EnsureStarted().Loops[0];
 
     public MNetTransportOptions Options => _options;
 

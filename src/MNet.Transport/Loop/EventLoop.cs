@@ -147,6 +147,19 @@ internal sealed class EventLoop
     }
 
     /// <summary>
+    /// Forgets a registration whose descriptor another thread already closed (closing took it out of epoll, so the
+    /// number is not touched again: it may belong to a new socket by now). A stale token is ignored. Loop thread only.
+    /// </summary>
+    public void ForgetClosed(ulong token)
+    {
+        int slot = (int)(uint)token;
+        if (_registrations[slot].Generation == (uint)(token >> 32) && _registrations[slot].Handler is not null)
+        {
+            Release(slot);
+        }
+    }
+
+    /// <summary>
     /// Asks the loop to release every registration and exit; completes when the thread has ended. A caller-driven
     /// loop exits at once, on its thread.
     /// </summary>

@@ -18,6 +18,7 @@ internal static unsafe partial class Libc
 
     public const int SOL_SOCKET = 1;
     public const int SO_REUSEADDR = 2;
+    public const int SO_BROADCAST = 6;
     public const int SO_TYPE = 3;
     public const int SO_ERROR = 4;
     public const int SO_SNDBUF = 7;
@@ -26,15 +27,31 @@ internal static unsafe partial class Libc
     public const int SO_LINGER = 13;
     public const int SO_REUSEPORT = 15;
     public const int SO_ACCEPTCONN = 30;
+    public const int IPPROTO_IP = 0;
     public const int IPPROTO_TCP = 6;
     public const int IPPROTO_IPV6 = 41;
     public const int TCP_NODELAY = 1;
     public const int IPV6_V6ONLY = 26;
+    public const int IP_TTL = 2;
+    public const int IP_MULTICAST_IF = 32;
+    public const int IP_MULTICAST_TTL = 33;
+    public const int IP_MULTICAST_LOOP = 34;
+    public const int IP_ADD_MEMBERSHIP = 35;
+    public const int IP_DROP_MEMBERSHIP = 36;
+    public const int IP_MULTICAST_ALL = 49;
+    public const int IPV6_UNICAST_HOPS = 16;
+    public const int IPV6_MULTICAST_IF = 17;
+    public const int IPV6_MULTICAST_HOPS = 18;
+    public const int IPV6_MULTICAST_LOOP = 19;
+    public const int IPV6_ADD_MEMBERSHIP = 20;
+    public const int IPV6_DROP_MEMBERSHIP = 21;
+    public const int IPV6_MULTICAST_ALL = 29;
 
     public const int SHUT_RD = 0;
     public const int SHUT_WR = 1;
     public const int SHUT_RDWR = 2;
 
+    public const int MSG_TRUNC = 0x20;
     public const int MSG_NOSIGNAL = 0x4000;
 
     public const int EPOLL_CLOEXEC = 0x80000;
@@ -77,6 +94,12 @@ internal static unsafe partial class Libc
 
     [LibraryImport(LibraryName, EntryPoint = "sendmsg", SetLastError = true)]
     public static partial nint SendMsg(int fd, MessageHeader* message, int flags);
+
+    [LibraryImport(LibraryName, EntryPoint = "recvmmsg", SetLastError = true)]
+    public static partial int RecvMmsg(int fd, MultipleMessageHeader* messages, uint count, int flags, void* timeout);
+
+    [LibraryImport(LibraryName, EntryPoint = "sendmmsg", SetLastError = true)]
+    public static partial int SendMmsg(int fd, MultipleMessageHeader* messages, uint count, int flags);
 
     [LibraryImport(LibraryName, EntryPoint = "write", SetLastError = true)]
     public static partial nint Write(int fd, void* buffer, nint length);

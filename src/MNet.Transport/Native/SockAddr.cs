@@ -19,6 +19,27 @@ internal static class SockAddr
         return address.Size;
     }
 
+    /// <summary>Size of sockaddr_in6, the largest IP sockaddr.</summary>
+    public const int MaxIPSize = 28;
+
+    /// <summary>Writes an IP endpoint as sockaddr_in or sockaddr_in6 without allocating; returns its length.</summary>
+    public static int WriteIP(IPEndPoint endPoint, Span<byte> destination)
+    {
+        destination[..MaxIPSize].Clear();
+        BinaryPrimitives.WriteUInt16BigEndian(destination[2..], (ushort)endPoint.Port);
+        if (endPoint.AddressFamily == AddressFamily.InterNetwork)
+        {
+            BitConverter.TryWriteBytes(destination, (ushort)Libc.AF_INET);
+            endPoint.Address.TryWriteBytes(destination.Slice(4, 4), out _);
+            return 16;
+        }
+
+        BitConverter.TryWriteBytes(destination, (ushort)Libc.AF_INET6);
+        endPoint.Address.TryWriteBytes(destination.Slice(8, 16), out _);
+        BitConverter.TryWriteBytes(destination[24..], (uint)endPoint.Address.ScopeId);
+        return MaxIPSize;
+    }
+
     /// <summary>The address family constant (AF_*) for <paramref name="endPoint"/>.</summary>
     public static int FamilyOf(EndPoint endPoint) => endPoint.AddressFamily switch
     {

@@ -1,0 +1,196 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Threading.Tasks.Sources;
+using MNet.Transport.Diagnostics;
+using MNet.Transport.Native;
+
+namespace MNet.Transport.Udp;
+
+public sealed partial class UdpChannel
+{
+    private readonly ReceiveOperation _receiveOperation;
+    private DatagramReceiveBatch? _batch;
+    private bool _receivePending;
+    private Memory<byte> _pendingBuffer;
+    private CancellationToken _pendingToken;
+    private CancellationTokenRegistration _pendingCancellation;
+    private byte[]? _lastPeerAddress;
+    private IPEndPoint? _lastPeer;
+
+    /// <summary>
+    /// Receives one datagram into <paramref name="buffer"/>. Completes at once when one is waiting; a datagram
+    /// longer than the buffer fills it and is reported with <see cref="DatagramReceiveResult.IsTruncated"/>.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Another receive is still pending.</exception>
+    /// <exception cref="SocketException">A connected channel's peer refused an earlier datagram (ICMP), or another socket error.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was canceled first.</exception>
+    /// <exception cref="ObjectDisposedException">The channel is (or gets) disposed.</exception>
+    public ValueTask<DatagramReceiveResult> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<DatagramReceiveResult>(cancellationToken);
+        }
+
+        ValueTask<DatagramReceiveResult> pending;
+        lock (_lock)
+        {
+            ThrowIfDisposed();
+            if (_receivePending)
+            {
+                throw new InvalidOperationException("A receive is already pending on this channel; await it before starting another.");
+            }
+            if (TryReceiveLocked(buffer.Span, out DatagramReceiveResult result, out int errno))
+            {
+                return new ValueTask<DatagramReceiveResult>(result);
+            }
+            if (errno != Errno.EAGAIN)
+            {
+                return ValueTask.FromException<DatagramReceiveResult>(Errno.ToSocketException(errno));
+            }
+
+            // The loop reports the next arrival under this lock, so it cannot slip in before the receive is pending.
+            _receivePending = true;
+            _pendingBuffer = buffer;
+            _pendingToken = cancellationToken;
+            _receiveOperation.Reset();
+            pending = _receiveOperation.Task;
+        }
+
+        if (cancellationToken.CanBeCanceled)
+        {
+            CancellationTokenRegistration registration = cancellationToken.UnsafeRegister(
+                static (state, token) => ((UdpChannel)state!).CancelReceive(token), this);
+            lock (_lock)
+            {
+                if (_receivePending && _pendingToken == cancellationToken)
+                {
+                    _pendingCancellation = registration;
+                    registration = default;
+                }
+            }
+            registration.Unregister(); // the receive completed (or was canceled) already
+        }
+        return pending;
+    }
+
+    private void OnReadable()
+    {
+        DatagramReceiveResult result;
+        int errno;
+        lock (_lock)
+        {
+            if (!_receivePending || _disposed)
+            {
+                return;
+            }
+            if (!TryReceiveLocked(_pendingBuffer.Span, out result, out errno) && errno == Errno.EAGAIN)
+            {
+                return; // nothing there after all (an error edge already consumed); the next arrival raises a new one
+            }
+        }
+        CompleteReceive(result, errno == 0 ? null : Errno.ToSocketException(errno));
+    }
+
+    private void CancelReceive(CancellationToken token)
+    {
+        bool matches;
+        lock (_lock)
+        {
+            matches = _receivePending && _pendingToken == token;
+        }
+        if (matches)
+        {
+            CompleteReceive(new OperationCanceledException(token));
+        }
+    }
+
+    /// <summary>Takes a datagram received ahead, or reads with recvmmsg. Caller holds the lock.</summary>
+    private bool TryReceiveLocked(Span<byte> buffer, out DatagramReceiveResult result, out int errno)
+    {
+        DatagramReceiveBatch batch = _batch ??= new DatagramReceiveBatch();
+        ReceivedDatagram datagram;
+        if (batch.HasAhead)
+        {
+            datagram = batch.TakeAhead(buffer);
+        }
+        else if (!batch.TryReceive(_fd, buffer, out datagram))
+        {
+            errno = Errno.Last;
+            result = default;
+            return false;
+        }
+
+        errno = 0;
+        MNetMetrics.DatagramsReceived.Add(1);
+        if (datagram.IsTruncated)
+        {
+            MNetMetrics.DatagramsTruncated.Add(1);
+        }
+        result = new DatagramReceiveResult(datagram.Length, PeerOf(batch.AddressOf(datagram)), datagram.IsTruncated);
+        return true;
+    }
+
+    /// <summary>The sender as an <see cref="IPEndPoint"/>, reusing the last one when the same peer sends again.</summary>
+    private IPEndPoint PeerOf(ReadOnlySpan<byte> address)
+    {
+        if (_lastPeer is not null && address.SequenceEqual(_lastPeerAddress))
+        {
+            return _lastPeer;
+        }
+        IPEndPoint peer = SockAddr.ReadIP(address) ?? throw new SocketException((int)SocketError.AddressFamilyNotSupported);
+        _lastPeerAddress = address.ToArray();
+        _lastPeer = peer;
+        return peer;
+    }
+
+    private void CompleteReceive(Exception error) => CompleteReceive(default, error);
+
+    private void CompleteReceive(DatagramReceiveResult result, Exception? error)
+    {
+        CancellationTokenRegistration cancellation;
+        lock (_lock)
+        {
+            if (!_receivePending)
+            {
+                return;
+            }
+            _receivePending = false;
+            _pendingBuffer = default;
+            _pendingToken = default;
+            cancellation = _pendingCancellation;
+            _pendingCancellation = default;
+        }
+
+        cancellation.Unregister();
+        if (error is null)
+        {
+            _receiveOperation.SetResult(result);
+        }
+        else
+        {
+            _receiveOperation.SetException(error);
+        }
+    }
+
+    /// <summary>The one reusable awaitable behind pending receives; continuations never run on the loop thread.</summary>
+    private sealed class ReceiveOperation : IValueTaskSource<DatagramReceiveResult>
+    {
+        private ManualResetValueTaskSourceCore<DatagramReceiveResult> _core = new() { RunContinuationsAsynchronously = true };
+
+        public ValueTask<DatagramReceiveResult> Task => new(this, _core.Version);
+
+        public void Reset() => _core.Reset();
+
+        public void SetResult(DatagramReceiveResult result) => _core.SetResult(result);
+
+        public void SetException(Exception error) => _core.SetException(error);
+
+        public DatagramReceiveResult GetResult(short token) => _core.GetResult(token);
+
+        public ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);
+
+        public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags)
+            => _core.OnCompleted(continuation, state, token, flags);
+    }
+}

@@ -1,0 +1,204 @@
+using System.Net;
+using System.Net.Sockets;
+using MNet.Transport.Hosting;
+using MNet.Transport.Loop;
+using MNet.Transport.Native;
+
+namespace MNet.Transport.Udp;
+
+/// <summary>
+/// A UDP socket on an MNet event loop that keeps message boundaries: each receive returns one datagram, and one
+/// that does not fit the buffer is reported as truncated, never silently cut. Receives and sends run the syscall
+/// on the calling thread when the socket is ready and wait on the loop only when it is not; a burst of small
+/// datagrams is read with one recvmmsg.
+/// </summary>
+/// <remarks>
+/// One receive may be outstanding at a time; sends may come from any number of threads. Dispose completes a
+/// pending receive with <see cref="ObjectDisposedException"/>.
+/// </remarks>
+public sealed partial class UdpChannel : IDisposable, IPollHandler
+{
+    private readonly EventLoop _loop;
+    private readonly Lock _lock = new();
+    private int _fd;
+    private ulong _registration;
+    private bool _disposed;
+
+    private UdpChannel(int fd, IPEndPoint localEndPoint, EventLoop loop)
+    {
+        _fd = fd;
+        _loop = loop;
+        LocalEndPoint = localEndPoint;
+        _receiveOperation = new ReceiveOperation();
+        // Registered on the loop; until then the socket already works from the calling thread, and epoll reports a
+        // readiness that predates the registration when it is added.
+        loop.Schedule(static state => ((UdpChannel)state!).Register(), this);
+    }
+
+    /// <summary>The address and port the channel is bound to (a port the system chose when 0 was asked for).</summary>
+    public IPEndPoint LocalEndPoint { get; }
+
+    /// <summary>The peer set by <see cref="Connect"/>, or null while the channel takes datagrams from anyone.</summary>
+    public IPEndPoint? RemoteEndPoint { get; private set; }
+
+    /// <summary>Binds a channel to <paramref name="localEndPoint"/> on the process's shared MNet loop.</summary>
+    /// <param name="localEndPoint">An IPv4 or IPv6 address; port 0 picks a free port. <see cref="IPAddress.IPv6Any"/> also receives IPv4.</param>
+    /// <param name="options">Socket options, or null for the defaults.</param>
+    /// <exception cref="SocketException">The address is in use or not available.</exception>
+    public static UdpChannel Bind(IPEndPoint localEndPoint, UdpChannelOptions? options = null)
+        => Bind(localEndPoint, options, TransportRuntime.SharedLoop);
+
+    internal static unsafe UdpChannel Bind(IPEndPoint localEndPoint, UdpChannelOptions? options, EventLoop loop)
+    {
+        ArgumentNullException.ThrowIfNull(localEndPoint);
+        options ??= new UdpChannelOptions();
+        options.Validate();
+        if (localEndPoint.AddressFamily is not (AddressFamily.InterNetwork or AddressFamily.InterNetworkV6))
+        {
+            throw new ArgumentException($"A UDP channel binds an IPv4 or IPv6 address, not {localEndPoint.AddressFamily}.", nameof(localEndPoint));
+        }
+
+        int fd = Libc.Socket(SockAddr.FamilyOf(localEndPoint), Libc.SOCK_DGRAM | Libc.SOCK_NONBLOCK | Libc.SOCK_CLOEXEC, 0);
+        if (fd < 0)
+        {
+            throw Errno.ToSocketException(Errno.Last, "socket");
+        }
+
+        try
+        {
+            if (options.ReuseAddress)
+            {
+                Libc.SetIntOption(fd, Libc.SOL_SOCKET, Libc.SO_REUSEADDR, 1);
+            }
+            if (options.ReceiveBufferSize is int receiveBufferSize)
+            {
+                Libc.SetIntOption(fd, Libc.SOL_SOCKET, Libc.SO_RCVBUF, receiveBufferSize);
+            }
+            if (options.SendBufferSize is int sendBufferSize)
+            {
+                Libc.SetIntOption(fd, Libc.SOL_SOCKET, Libc.SO_SNDBUF, sendBufferSize);
+            }
+            // Linux otherwise hands a wildcard-bound socket every group's datagrams for its port once any socket on the
+            // host joined: a channel gets the groups it joined, and stops getting one when it leaves.
+            if (localEndPoint.AddressFamily == AddressFamily.InterNetworkV6)
+            {
+                int v6Only = localEndPoint.Address.Equals(IPAddress.IPv6Any) ? 0 : 1;
+                Libc.SetIntOption(fd, Libc.IPPROTO_IPV6, Libc.IPV6_V6ONLY, v6Only);
+                Libc.SetIntOption(fd, Libc.IPPROTO_IPV6, Libc.IPV6_MULTICAST_ALL, 0);
+            }
+            else
+            {
+                Libc.SetIntOption(fd, Libc.IPPROTO_IP, Libc.IP_MULTICAST_ALL, 0);
+            }
+
+            Span<byte> address = stackalloc byte[SockAddr.MaxIPSize];
+            int length = SockAddr.WriteIP(localEndPoint, address);
+            fixed (byte* pointer = address)
+            {
+                if (Libc.Bind(fd, pointer, length) != 0)
+                {
+                    throw Errno.ToSocketException(Errno.Last, localEndPoint.ToString());
+                }
+            }
+
+            IPEndPoint bound = (IPEndPoint)SockAddr.GetSockName(fd, localEndPoint.AddressFamily)!;
+            return new UdpChannel(fd, bound, loop);
+        }
+        catch
+        {
+            Libc.Close(fd);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Fixes the peer: <see cref="SendAsync"/> goes to it, only its datagrams are received, and an ICMP error it
+    /// causes (port unreachable) fails the next send or receive with a <see cref="SocketException"/>.
+    /// </summary>
+    public unsafe void Connect(IPEndPoint remoteEndPoint)
+    {
+        ArgumentNullException.ThrowIfNull(remoteEndPoint);
+        remoteEndPoint = MatchFamily(remoteEndPoint);
+        Span<byte> address = stackalloc byte[SockAddr.MaxIPSize];
+        int length = SockAddr.WriteIP(remoteEndPoint, address);
+        lock (_lock)
+        {
+            ThrowIfDisposed();
+            fixed (byte* pointer = address)
+            {
+                if (Libc.Connect(_fd, pointer, length) != 0)
+                {
+                    throw Errno.ToSocketException(Errno.Last, remoteEndPoint.ToString());
+                }
+            }
+            RemoteEndPoint = remoteEndPoint;
+        }
+    }
+
+    /// <summary>Closes the socket. A pending receive fails with <see cref="ObjectDisposedException"/>; later calls throw it.</summary>
+    public void Dispose()
+    {
+        lock (_lock)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+            _disposed = true;
+            // Closing takes the socket out of epoll; the loop then only frees the registration slot.
+            Libc.Close(_fd);
+            _fd = -1;
+        }
+        _loop.Schedule(static state => ((UdpChannel)state!).ForgetRegistration(), this);
+        FailPendingOperations(new ObjectDisposedException(GetType().FullName));
+    }
+
+    void IPollHandler.OnPollEvents(PollEvents events)
+    {
+        if ((events & (PollEvents.Readable | PollEvents.Error)) != 0)
+        {
+            OnReadable();
+        }
+        if ((events & (PollEvents.Writable | PollEvents.Error)) != 0)
+        {
+            OnWritable();
+        }
+    }
+
+    void IPollHandler.OnLoopStopping() => Dispose();
+
+    private void Register()
+    {
+        lock (_lock)
+        {
+            if (!_disposed)
+            {
+                _registration = _loop.Register(_fd, this);
+            }
+        }
+    }
+
+    private void ForgetRegistration() => _loop.ForgetClosed(_registration);
+
+    private void FailPendingOperations(Exception error)
+    {
+        CompleteReceive(error);
+        ReleaseSenders(error);
+    }
+
+    /// <summary>An IPv4 peer of a dual-stack IPv6 socket is addressed as IPv4-mapped IPv6.</summary>
+    private IPEndPoint MatchFamily(IPEndPoint endPoint)
+    {
+        if (endPoint.AddressFamily == LocalEndPoint.AddressFamily)
+        {
+            return endPoint;
+        }
+        if (LocalEndPoint.AddressFamily == AddressFamily.InterNetworkV6 && endPoint.AddressFamily == AddressFamily.InterNetwork)
+        {
+            return new IPEndPoint(endPoint.Address.MapToIPv6(), endPoint.Port);
+        }
+        throw new ArgumentException($"An IPv4 channel cannot reach the IPv6 address {endPoint}.", nameof(endPoint));
+    }
+
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
+}

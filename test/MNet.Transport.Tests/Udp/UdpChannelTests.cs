@@ -1,0 +1,220 @@
+using System.Net;
+using System.Net.Sockets;
+using MNet.Transport.Tests.Infrastructure;
+using MNet.Transport.Udp;
+
+namespace MNet.Transport.Tests.Udp;
+
+public sealed class UdpChannelTests
+{
+    private static readonly TimeSpan s_timeout = TimeSpan.FromSeconds(10);
+
+    [Fact]
+    public async Task ReceiveAsync_ReportsTruncationAndTheFirstBytesOfAnOversizedDatagram()
+    {
+        using UdpChannel receiver = UdpChannel.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        using Socket sender = new(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        byte[] datagram = Enumerable.Range(0, 100).Select(i => (byte)i).ToArray();
+        await sender.SendToAsync(datagram, receiver.LocalEndPoint);
+        await sender.SendToAsync(datagram.AsMemory(0, 10), receiver.LocalEndPoint);
+
+        byte[] buffer = new byte[40];
+        DatagramReceiveResult truncated = await receiver.ReceiveAsync(buffer).AsTask().WaitAsync(s_timeout);
+        Assert.True(truncated.IsTruncated);
+        Assert.Equal(40, truncated.ReceivedBytes);
+        Assert.Equal(datagram[..40], buffer);
+
+        // The rest of the long datagram is gone; the next receive gets the next datagram, whole.
+        DatagramReceiveResult next = await receiver.ReceiveAsync(buffer).AsTask().WaitAsync(s_timeout);
+        Assert.False(next.IsTruncated);
+        Assert.Equal(10, next.ReceivedBytes);
+        Assert.Equal(((IPEndPoint)sender.LocalEndPoint!).Port, next.RemoteEndPoint.Port);
+    }
+
+    [Fact]
+    public async Task ReceiveAsync_DeliversZeroLengthDatagrams()
+    {
+        using UdpChannel receiver = UdpChannel.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        using UdpChannel sender = UdpChannel.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        Task<DatagramReceiveResult> pending = receiver.ReceiveAsync(new byte[16]).AsTask();
+        await sender.SendToAsync(ReadOnlyMemory<byte>.Empty, receiver.LocalEndPoint);
+        await sender.SendToAsync(new byte[] { 7 }, receiver.LocalEndPoint);
+
+        DatagramReceiveResult empty = await pending.WaitAsync(s_timeout);
+        Assert.Equal(0, empty.ReceivedBytes);
+        Assert.False(empty.IsTruncated);
+        Assert.Equal(sender.LocalEndPoint, empty.RemoteEndPoint);
+        Assert.Equal(1, (await receiver.ReceiveAsync(new byte[16]).AsTask().WaitAsync(s_timeout)).ReceivedBytes);
+    }
+
+    [Fact]
+    public async Task ReceiveAsync_KeepsEveryDatagramOfABurstWhole_WhenTheyArriveFasterThanTheyAreRead()
+    {
+        using UdpChannel receiver = UdpChannel.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        using UdpChannel sender = UdpChannel.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        const int count = 200;
+        for (int i = 0; i < count; i++)
+        {
+            await sender.SendToAsync(BitConverter.GetBytes(i), receiver.LocalEndPoint);
+        }
+
+        // Small buffers batch: later datagrams wait in the channel, and each still arrives alone and whole.
+        HashSet<int> seen = [];
+        byte[] buffer = new byte[8];
+        for (int i = 0; i < count; i++)
+        {
+            DatagramReceiveResult result = await receiver.ReceiveAsync(buffer).AsTask().WaitAsync(s_timeout);
+            Assert.Equal(4, result.ReceivedBytes);
+            Assert.True(seen.Add(BitConverter.ToInt32(buffer)));
+        }
+        Assert.Equal(Enumerable.Range(0, count), seen.Order());
+    }
+
+    [Fact]
+    public async Task Connect_SurfacesPortUnreachableAsASocketErrorOnTheNextCall()
+    {
+        int closedPort = ClosedPort();
+        using UdpChannel channel = UdpChannel.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        channel.Connect(new IPEndPoint(IPAddress.Loopback, closedPort));
+        Task<DatagramReceiveResult> receive = channel.ReceiveAsync(new byte[16]).AsTask();
+        await channel.SendAsync(new byte[] { 1, 2, 3 });
+
+        SocketException error = await Assert.ThrowsAsync<SocketException>(() => receive.WaitAsync(s_timeout));
+        Assert.Equal(SocketError.ConnectionRefused, error.SocketErrorCode);
+    }
+
+    [Fact]
+    public async Task Dispose_FailsAPendingReceive_AndReleasesTheSocket()
+    {
+        int baseline = ProcessResources.OpenFileDescriptors;
+        UdpChannel channel = UdpChannel.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        ValueTask<DatagramReceiveResult> pending = channel.ReceiveAsync(new byte[16]);
+        Assert.False(pending.IsCompleted);
+
+        channel.Dispose();
+
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => pending.AsTask().WaitAsync(s_timeout));
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => channel.SendToAsync(new byte[1], new IPEndPoint(IPAddress.Loopback, 9)).AsTask());
+        Assert.Equal(baseline, await ProcessResources.SettleAsync(() => ProcessResources.OpenFileDescriptors, baseline));
+    }
+
+    [Fact]
+    public async Task ReceiveAsync_Cancellation_CompletesThePendingReceiveAndTheChannelStaysUsable()
+    {
+        using UdpChannel receiver = UdpChannel.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        using CancellationTokenSource cancel = new();
+        ValueTask<DatagramReceiveResult> pending = receiver.ReceiveAsync(new byte[16], cancel.Token);
+        cancel.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => pending.AsTask().WaitAsync(s_timeout));
+
+        using UdpChannel sender = UdpChannel.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        await sender.SendToAsync(new byte[] { 42 }, receiver.LocalEndPoint);
+        byte[] buffer = new byte[16];
+        Assert.Equal(1, (await receiver.ReceiveAsync(buffer).AsTask().WaitAsync(s_timeout)).ReceivedBytes);
+        Assert.Equal(42, buffer[0]);
+    }
+
+    [Fact]
+    public async Task ReceiveAsync_WhileAnotherIsPending_Throws()
+    {
+        using UdpChannel receiver = UdpChannel.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        ValueTask<DatagramReceiveResult> pending = receiver.ReceiveAsync(new byte[16]);
+        Assert.Throws<InvalidOperationException>(() => { _ = receiver.ReceiveAsync(new byte[16]).AsTask(); });
+        receiver.Dispose();
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => pending.AsTask());
+    }
+
+    [Fact]
+    public async Task Broadcast_ToTheLoopbackBroadcastAddress_ReachesAChannelBoundToThatPort()
+    {
+        using UdpChannel receiver = UdpChannel.Bind(new IPEndPoint(IPAddress.Any, 0));
+        using UdpChannel sender = UdpChannel.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        IPEndPoint broadcast = new(IPAddress.Parse("127.255.255.255"), receiver.LocalEndPoint.Port);
+
+        SocketException refused = await Assert.ThrowsAsync<SocketException>(() => sender.SendToAsync(new byte[] { 1 }, broadcast).AsTask());
+        Assert.Equal(SocketError.AccessDenied, refused.SocketErrorCode);
+
+        sender.EnableBroadcast = true;
+        Assert.True(sender.EnableBroadcast);
+        await sender.SendToAsync(new byte[] { 2 }, broadcast);
+        byte[] buffer = new byte[4];
+        DatagramReceiveResult result = await receiver.ReceiveAsync(buffer).AsTask().WaitAsync(s_timeout);
+        Assert.Equal(1, result.ReceivedBytes);
+        Assert.Equal(2, buffer[0]);
+    }
+
+    [Fact]
+    public async Task Multicast_AGroupOnTheLoopbackInterface_ReachesEveryMember_UntilOneLeaves()
+    {
+        IPAddress group = IPAddress.Parse("239.255.77.1");
+        UdpChannelOptions shared = new() { ReuseAddress = true };
+        using UdpChannel first = UdpChannel.Bind(new IPEndPoint(IPAddress.Any, 0), shared);
+        using UdpChannel second = UdpChannel.Bind(new IPEndPoint(IPAddress.Any, first.LocalEndPoint.Port), shared);
+        first.JoinMulticastGroup(group, IPAddress.Loopback);
+        second.JoinMulticastGroup(group, IPAddress.Loopback);
+        using UdpChannel sender = UdpChannel.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        sender.SetMulticastInterface(IPAddress.Loopback);
+        sender.MulticastTtl = 1;
+        Assert.True(sender.MulticastLoopback);
+        IPEndPoint destination = new(group, first.LocalEndPoint.Port);
+
+        await sender.SendToAsync("hello"u8.ToArray(), destination);
+        foreach (UdpChannel member in new[] { first, second })
+        {
+            byte[] buffer = new byte[16];
+            DatagramReceiveResult result = await member.ReceiveAsync(buffer).AsTask().WaitAsync(s_timeout);
+            Assert.Equal("hello", System.Text.Encoding.ASCII.GetString(buffer, 0, result.ReceivedBytes));
+        }
+
+        second.LeaveMulticastGroup(group, IPAddress.Loopback);
+        await sender.SendToAsync("again"u8.ToArray(), destination);
+        Assert.Equal(5, (await first.ReceiveAsync(new byte[16]).AsTask().WaitAsync(s_timeout)).ReceivedBytes);
+        ValueTask<DatagramReceiveResult> nothing = second.ReceiveAsync(new byte[16]);
+        await Task.Delay(200);
+        Assert.False(nothing.IsCompleted);
+    }
+
+    [Fact]
+    public void Options_RejectBadValuesWithTheirName()
+    {
+        using UdpChannel channel = UdpChannel.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        Assert.Throws<ArgumentOutOfRangeException>("value", () => channel.Ttl = 0);
+        channel.Ttl = 17;
+        Assert.Equal(17, channel.Ttl);
+        Assert.Throws<ArgumentException>("group", () => channel.JoinMulticastGroup(IPAddress.Loopback));
+        Assert.Throws<ArgumentOutOfRangeException>(
+            "ReceiveBufferSize", () => UdpChannel.Bind(new IPEndPoint(IPAddress.Loopback, 0), new UdpChannelOptions { ReceiveBufferSize = 0 }));
+        Assert.Throws<ArgumentNullException>("localEndPoint", () => UdpChannel.Bind(null!));
+    }
+
+    [Fact]
+    public void Bind_ToAPortInUse_ThrowsAddressAlreadyInUse()
+    {
+        using UdpChannel first = UdpChannel.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        SocketException error = Assert.Throws<SocketException>(() => UdpChannel.Bind(first.LocalEndPoint));
+        Assert.Equal(SocketError.AddressAlreadyInUse, error.SocketErrorCode);
+    }
+
+    [Fact]
+    public async Task IPv6DualStackChannel_ExchangesDatagramsWithAnIPv4Peer()
+    {
+        using UdpChannel server = UdpChannel.Bind(new IPEndPoint(IPAddress.IPv6Any, 0));
+        using UdpChannel client = UdpChannel.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        await client.SendToAsync(new byte[] { 9 }, new IPEndPoint(IPAddress.Loopback, server.LocalEndPoint.Port));
+        DatagramReceiveResult request = await server.ReceiveAsync(new byte[4]).AsTask().WaitAsync(s_timeout);
+        Assert.True(request.RemoteEndPoint.Address.IsIPv4MappedToIPv6);
+
+        await server.SendToAsync(new byte[] { 10 }, request.RemoteEndPoint);
+        byte[] buffer = new byte[4];
+        await client.ReceiveAsync(buffer).AsTask().WaitAsync(s_timeout);
+        Assert.Equal(10, buffer[0]);
+    }
+
+    /// <summary>A loopback UDP port nothing listens on (it was just bound and released).</summary>
+    private static int ClosedPort()
+    {
+        using Socket socket = new(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return ((IPEndPoint)socket.LocalEndPoint!).Port;
+    }
+}

@@ -17,4 +17,13 @@ internal static partial class MNetServerLog
 
     [LoggerMessage(104, LogLevel.Warning, "{Count} connection handler(s) did not finish after being aborted.")]
     public static partial void ConnectionsStillRunning(ILogger logger, int count);
+
+    [LoggerMessage(105, LogLevel.Error, "The datagram handler on {EndPoint} threw for a datagram from {RemoteEndPoint}; the listener goes on.")]
+    public static partial void DatagramHandlerFailed(ILogger logger, IPEndPoint endPoint, IPEndPoint remoteEndPoint, Exception exception);
+
+    [LoggerMessage(106, LogLevel.Warning, "Receiving on {EndPoint} failed; the listener goes on.")]
+    public static partial void DatagramReceiveFailed(ILogger logger, IPEndPoint endPoint, Exception exception);
+
+    [LoggerMessage(107, LogLevel.Warning, "Sending replies from {EndPoint} failed.")]
+    public static partial void DatagramReplyFailed(ILogger logger, IPEndPoint endPoint, Exception exception);
 }

@@ -2,7 +2,9 @@ using System.Collections.Concurrent;
 using System.Net;
 using MNet.Transport.Diagnostics;
 using MNet.Transport.Hosting;
+using MNet.Transport.Loop;
 using MNet.Transport.Tcp;
+using MNet.Transport.Udp;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -24,6 +26,7 @@ public sealed class MNetServer : IHostedService, IAsyncDisposable
     private readonly ILogger _logger;
     private readonly TransportRuntime _runtime;
     private readonly List<(MNetConnectionListener Listener, Task AcceptLoop)> _listeners = [];
+    private readonly List<UdpListener> _udpListeners = [];
     private readonly ConcurrentDictionary<ConnectionContext, byte> _connections = new();
     private readonly TaskCompletionSource _allClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile bool _stopping;
@@ -45,8 +48,14 @@ public sealed class MNetServer : IHostedService, IAsyncDisposable
         _runtime = new TransportRuntime(transportOptions.Value, loggerFactory.CreateLogger("MNet.Transport"));
     }
 
-    /// <summary>The bound endpoints, in the order they were configured (ports chosen by the system filled in).</summary>
+    /// <summary>The bound stream endpoints, in the order they were configured (ports chosen by the system filled in).</summary>
     public IReadOnlyList<EndPoint> EndPoints => _listeners.Select(l => l.Listener.EndPoint).ToArray();
+
+    /// <summary>The bound UDP endpoints, in the order they were configured.</summary>
+    public IReadOnlyList<IPEndPoint> UdpEndPoints => _udpListeners.Select(l => l.EndPoint).ToArray();
+
+    /// <summary>Datagrams the UDP listeners dropped so far because their handler's queue was full.</summary>
+    public long DroppedDatagrams => _udpListeners.Sum(l => l.DroppedDatagrams);
 
     /// <summary>The number of connections currently being served.</summary>
     public int ConnectionCount => _connections.Count;
@@ -55,9 +64,9 @@ public sealed class MNetServer : IHostedService, IAsyncDisposable
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         MNetTransportFactory.ThrowIfNotSupported();
-        if (_options.Listeners.Count == 0)
+        if (_options.Listeners.Count == 0 && _options.UdpListeners.Count == 0)
         {
-            throw new InvalidOperationException("No endpoints are configured: call ListenTcp, ListenUnix or ListenHandle in AddMNetServer.");
+            throw new InvalidOperationException("No endpoints are configured: call ListenTcp, ListenUnix, ListenHandle or ListenUdp in AddMNetServer.");
         }
 
         try
@@ -71,6 +80,14 @@ public sealed class MNetServer : IHostedService, IAsyncDisposable
                 MNetConnectionListener listener = MNetConnectionListener.Bind(definition.EndPoint, _runtime);
                 _listeners.Add((listener, AcceptLoopAsync(listener, application)));
                 MNetServerLog.Listening(_logger, listener.DisplayName);
+            }
+
+            foreach (UdpListenerDefinition definition in _options.UdpListeners)
+            {
+                EventLoop loop = _runtime.EnsureStarted().Loops.Next();
+                UdpListener listener = new(definition.EndPoint, definition.Handler, definition.Options, loop, _logger);
+                _udpListeners.Add(listener);
+                MNetServerLog.Listening(_logger, $"udp://{listener.EndPoint}");
             }
         }
         catch
@@ -128,6 +145,11 @@ public sealed class MNetServer : IHostedService, IAsyncDisposable
             await listener.UnbindAsync().ConfigureAwait(false);
         }
         await Task.WhenAll(_listeners.Select(l => l.AcceptLoop)).ConfigureAwait(false);
+        foreach (UdpListener listener in _udpListeners)
+        {
+            await listener.DisposeAsync().ConfigureAwait(false);
+        }
+        _udpListeners.Clear();
     }
 
     private async Task AcceptLoopAsync(MNetConnectionListener listener, ConnectionDelegate application)

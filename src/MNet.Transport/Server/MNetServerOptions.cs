@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using MNet.Transport.Udp;
 using Microsoft.AspNetCore.Connections;
 
 namespace MNet.Transport.Server;
@@ -8,8 +9,11 @@ namespace MNet.Transport.Server;
 public sealed class MNetServerOptions
 {
     private readonly List<ListenerDefinition> _listeners = [];
+    private readonly List<UdpListenerDefinition> _udpListeners = [];
 
     internal IReadOnlyList<ListenerDefinition> Listeners => _listeners;
+
+    internal IReadOnlyList<UdpListenerDefinition> UdpListeners => _udpListeners;
 
     /// <summary>Listens for TCP connections on <paramref name="endPoint"/> (port 0 picks a free port).</summary>
     /// <param name="endPoint">An IPv4 or IPv6 address and port; <see cref="IPAddress.IPv6Any"/> also accepts IPv4 clients.</param>
@@ -33,6 +37,24 @@ public sealed class MNetServerOptions
     /// </summary>
     public MNetServerOptions ListenHandle(ulong handle, Action<IConnectionBuilder> configure)
         => Add(new FileHandleEndPoint(handle, FileHandleType.Auto), configure);
+
+    /// <summary>
+    /// Receives UDP datagrams on <paramref name="endPoint"/> and runs <paramref name="handler"/> for each, one at a
+    /// time, in arrival order; <see cref="UdpDatagram.ReplyAsync"/> answers the sender.
+    /// </summary>
+    /// <param name="endPoint">An IPv4 or IPv6 address and port (port 0 picks a free port).</param>
+    /// <param name="handler">Handles one datagram; an exception it throws is logged and the next datagram is handled.</param>
+    /// <param name="configure">Sets the handler's queue bound and the socket options, or null for the defaults.</param>
+    public MNetServerOptions ListenUdp(IPEndPoint endPoint, Func<UdpDatagram, ValueTask> handler, Action<UdpListenOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(endPoint);
+        ArgumentNullException.ThrowIfNull(handler);
+        UdpListenOptions options = new();
+        configure?.Invoke(options);
+        options.Channel.Validate();
+        _udpListeners.Add(new UdpListenerDefinition(endPoint, handler, options));
+        return this;
+    }
 
     private MNetServerOptions Add(EndPoint endPoint, Action<IConnectionBuilder> configure)
     {

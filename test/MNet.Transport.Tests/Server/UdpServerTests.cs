@@ -1,0 +1,201 @@
+using System.Diagnostics.Metrics;
+using System.Net;
+using MNet.Transport.Tests.Infrastructure;
+using MNet.Transport.Udp;
+
+namespace MNet.Transport.Tests.Server;
+
+public sealed class UdpServerTests
+{
+    private const int MaxDatagram = 65507; // the largest UDP payload over IPv4
+    private static readonly IPEndPoint AnyLoopbackPort = new(IPAddress.Loopback, 0);
+    private static readonly TimeSpan s_timeout = TimeSpan.FromSeconds(10);
+
+    [Fact]
+    public async Task Echo_OfOneHundredThousandDatagramsFromOneToMaximumSize_ReturnsEachWhole()
+    {
+        await using ServerHost host = await ServerHost.StartAsync(o => o.ListenUdp(
+            AnyLoopbackPort, d => d.ReplyAsync(d.Data), u => u.Channel.ReceiveBufferSize = 1 << 20));
+        IPEndPoint server = host.Server.UdpEndPoints[0];
+        using UdpChannel client = UdpChannel.Bind(AnyLoopbackPort, new UdpChannelOptions { ReceiveBufferSize = 1 << 20 });
+
+        const int count = 100_000;
+        // Flow control keeps what is in flight (payload plus the kernel's per-datagram overhead) well under both
+        // sockets' receive buffers, so loopback drops nothing.
+        const int windowDatagrams = 64;
+        const int windowBytes = 128 * 1024;
+        Dictionary<int, int> inFlight = [];
+        long inFlightBytes = 0;
+        byte[] datagram = new byte[MaxDatagram];
+        byte[] reply = new byte[MaxDatagram + 1];
+        int next = 0;
+        int verified = 0;
+        while (verified < count)
+        {
+            while (next < count && inFlight.Count < windowDatagrams && (inFlight.Count == 0 || inFlightBytes + SizeOf(next) <= windowBytes))
+            {
+                int size = SizeOf(next);
+                Fill(datagram.AsSpan(0, size), next);
+                await client.SendToAsync(datagram.AsMemory(0, size), server);
+                inFlight[Key(datagram.AsSpan(0, size))] = inFlight.GetValueOrDefault(Key(datagram.AsSpan(0, size))) + 1;
+                inFlightBytes += size;
+                next++;
+            }
+
+            DatagramReceiveResult result = await client.ReceiveAsync(reply).AsTask().WaitAsync(s_timeout);
+            Assert.False(result.IsTruncated);
+            Assert.Equal(server, result.RemoteEndPoint);
+            ReadOnlySpan<byte> echoed = reply.AsSpan(0, result.ReceivedBytes);
+            int key = Key(echoed);
+            Assert.True(inFlight.TryGetValue(key, out int outstanding), $"reply of {echoed.Length} bytes matches nothing sent");
+            int index = IndexOf(echoed);
+            if (index >= 0)
+            {
+                Assert.Equal(SizeOf(index), echoed.Length);
+                Fill(datagram.AsSpan(0, echoed.Length), index);
+                Assert.True(echoed.SequenceEqual(datagram.AsSpan(0, echoed.Length)), $"datagram {index} came back changed");
+            }
+            if (outstanding == 1)
+            {
+                inFlight.Remove(key);
+            }
+            else
+            {
+                inFlight[key] = outstanding - 1;
+            }
+            inFlightBytes -= echoed.Length;
+            verified++;
+        }
+        Assert.Empty(inFlight);
+
+        // Sizes spread over the whole range, both ends included.
+        static int SizeOf(int i) => i switch
+        {
+            0 => 1,
+            1 => MaxDatagram,
+            _ when i % 10 == 0 => 1 + (int)((long)i * 7919 % MaxDatagram),
+            _ => 1 + (i * 31 % 1472),
+        };
+
+        // Datagrams of 4 bytes or more carry their index first, then a pattern derived from it; shorter ones carry
+        // the low bytes of the index, so identical short datagrams in flight are interchangeable.
+        static void Fill(Span<byte> destination, int i)
+        {
+            Span<byte> index = stackalloc byte[4];
+            BitConverter.TryWriteBytes(index, i);
+            for (int k = 0; k < destination.Length; k++)
+            {
+                destination[k] = k < 4 ? index[k] : (byte)((i * 7) + (k * 13));
+            }
+        }
+
+        static int IndexOf(ReadOnlySpan<byte> echoed) => echoed.Length >= 4 ? BitConverter.ToInt32(echoed) : -1;
+
+        static int Key(ReadOnlySpan<byte> data) => data.Length >= 4
+            ? BitConverter.ToInt32(data)
+            : -(data.Length << 24 | (data.Length > 1 ? data[1] << 8 : 0) | data[0]) - 1;
+    }
+
+    [Fact]
+    public async Task Flood_FasterThanTheHandler_DropsAndCountsDatagrams_AndTheQueueStaysBounded()
+    {
+        const int capacity = 16;
+        TaskCompletionSource release = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        int handled = 0;
+        using DroppedDatagramCounter dropped = new();
+        await using ServerHost host = await ServerHost.StartAsync(o => o.ListenUdp(
+            AnyLoopbackPort,
+            async d =>
+            {
+                await release.Task;
+                Interlocked.Increment(ref handled);
+            },
+            u => u.QueueCapacity = capacity));
+        IPEndPoint server = host.Server.UdpEndPoints[0];
+        using UdpChannel flooder = UdpChannel.Bind(AnyLoopbackPort);
+
+        const int sent = 5_000;
+        byte[] payload = new byte[100];
+        for (int i = 0; i < sent; i++)
+        {
+            await flooder.SendToAsync(payload, server);
+        }
+
+        // The receiver keeps draining the socket while the handler is stuck: past the queue, datagrams are dropped.
+        DateTime until = DateTime.UtcNow + s_timeout;
+        while (host.Server.DroppedDatagrams < sent / 2 && DateTime.UtcNow < until)
+        {
+            await Task.Delay(20);
+        }
+        long droppedWhileStuck = host.Server.DroppedDatagrams;
+        Assert.True(droppedWhileStuck >= sent / 2, $"only {droppedWhileStuck} of {sent} datagrams were dropped");
+        Assert.Equal(droppedWhileStuck, dropped.Total);
+
+        release.SetResult();
+        until = DateTime.UtcNow + s_timeout;
+        while (Volatile.Read(ref handled) < capacity + 1 && DateTime.UtcNow < until)
+        {
+            await Task.Delay(20);
+        }
+        await Task.Delay(100);
+        // The one being handled when the flood began and a full queue: nothing more was kept.
+        Assert.Equal(capacity + 1, Volatile.Read(ref handled));
+        Assert.True(handled + droppedWhileStuck <= sent);
+    }
+
+    [Fact]
+    public async Task HandlerThatThrows_IsLogged_AndTheListenerKeepsServing()
+    {
+        await using ServerHost host = await ServerHost.StartAsync(o => o.ListenUdp(AnyLoopbackPort, d =>
+            d.Data.Span[0] == 0 ? throw new InvalidOperationException("bad datagram") : d.ReplyAsync(d.Data)));
+        IPEndPoint server = host.Server.UdpEndPoints[0];
+        using UdpChannel client = UdpChannel.Bind(AnyLoopbackPort);
+
+        await client.SendToAsync(new byte[] { 0 }, server);
+        await client.SendToAsync(new byte[] { 1 }, server);
+        byte[] reply = new byte[4];
+        DatagramReceiveResult result = await client.ReceiveAsync(reply).AsTask().WaitAsync(s_timeout);
+        Assert.Equal(1, result.ReceivedBytes);
+        Assert.Equal(1, reply[0]);
+        Assert.Contains(host.Log.Entries, e => e.Exception is InvalidOperationException { Message: "bad datagram" });
+    }
+
+    [Fact]
+    public async Task Stop_ClosesTheUdpSocket()
+    {
+        UdpChannel.Bind(AnyLoopbackPort).Dispose(); // the process's shared loop stays once started: count it in the baseline
+        int baseline = ProcessResources.OpenFileDescriptors;
+        ServerHost host = await ServerHost.StartAsync(o => o.ListenUdp(AnyLoopbackPort, d => d.ReplyAsync(d.Data)));
+        IPEndPoint server = host.Server.UdpEndPoints[0];
+        await host.DisposeAsync();
+
+        // The port is free again, and no descriptor is left behind once the loops are gone.
+        using UdpChannel rebound = UdpChannel.Bind(server);
+        rebound.Dispose();
+        Assert.Equal(baseline, await ProcessResources.SettleAsync(() => ProcessResources.OpenFileDescriptors, baseline));
+    }
+
+    /// <summary>Adds up the mnet.udp.datagrams.dropped measurements made while it listens.</summary>
+    private sealed class DroppedDatagramCounter : IDisposable
+    {
+        private readonly MeterListener _listener = new();
+        private long _total;
+
+        public DroppedDatagramCounter()
+        {
+            _listener.InstrumentPublished = (instrument, listener) =>
+            {
+                if (instrument.Meter.Name == "MNet.Transport" && instrument.Name == "mnet.udp.datagrams.dropped")
+                {
+                    listener.EnableMeasurementEvents(instrument);
+                }
+            };
+            _listener.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref _total, value));
+            _listener.Start();
+        }
+
+        public long Total => Interlocked.Read(ref _total);
+
+        public void Dispose() => _listener.Dispose();
+    }
+}

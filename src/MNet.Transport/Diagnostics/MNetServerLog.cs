@@ -26,4 +26,7 @@ internal static partial class MNetServerLog
 
     [LoggerMessage(107, LogLevel.Warning, "Sending replies from {EndPoint} failed.")]
     public static partial void DatagramReplyFailed(ILogger logger, IPEndPoint endPoint, Exception exception);
+
+    [LoggerMessage(108, LogLevel.Warning, "The datagram handler on {EndPoint} was still running when the shutdown timeout expired; it is left behind.")]
+    public static partial void DatagramHandlerStillRunning(ILogger logger, IPEndPoint endPoint);
 }

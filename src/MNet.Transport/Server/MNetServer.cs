@@ -93,6 +93,10 @@ public sealed class MNetServer : IHostedService, IAsyncDisposable
         catch
         {
             await UnbindAllAsync().ConfigureAwait(false);
+            foreach (UdpListener listener in _udpListeners)
+            {
+                await listener.StopAsync(CancellationToken.None).ConfigureAwait(false);
+            }
             await _runtime.DisposeAsync().ConfigureAwait(false);
             throw;
         }
@@ -106,6 +110,14 @@ public sealed class MNetServer : IHostedService, IAsyncDisposable
     {
         _stopping = true;
         await UnbindAllAsync().ConfigureAwait(false);
+        foreach (UdpListener listener in _udpListeners)
+        {
+            if (!await listener.StopAsync(cancellationToken).ConfigureAwait(false))
+            {
+                MNetServerLog.DatagramHandlerStillRunning(_logger, listener.EndPoint);
+            }
+        }
+
         if (_connections.IsEmpty)
         {
             _allClosed.TrySetResult();
@@ -145,11 +157,6 @@ public sealed class MNetServer : IHostedService, IAsyncDisposable
             await listener.UnbindAsync().ConfigureAwait(false);
         }
         await Task.WhenAll(_listeners.Select(l => l.AcceptLoop)).ConfigureAwait(false);
-        foreach (UdpListener listener in _udpListeners)
-        {
-            await listener.DisposeAsync().ConfigureAwait(false);
-        }
-        _udpListeners.Clear();
     }
 
     private async Task AcceptLoopAsync(MNetConnectionListener listener, ConnectionDelegate application)

@@ -13,7 +13,7 @@ namespace MNet.Transport.Udp;
 /// over the queue and sends its replies in batches. The queue is bounded: when the handler falls behind, new
 /// datagrams are dropped and counted, so a flood costs CPU but never memory.
 /// </summary>
-internal sealed class UdpListener : IAsyncDisposable
+internal sealed class UdpListener
 {
     private const int ReceiveBufferSize = 64 * 1024; // the largest datagram fits whole
 
@@ -22,7 +22,7 @@ internal sealed class UdpListener : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly Channel<QueuedDatagram> _queue;
     private readonly DatagramSendBatch _replies = new();
-    private readonly CancellationTokenSource _stopping = new();
+    private volatile bool _stopping;
     private readonly Task _receiving;
     private readonly Task _handling;
     private long _dropped;
@@ -50,18 +50,29 @@ internal sealed class UdpListener : IAsyncDisposable
     /// <summary>Datagrams received and waiting for the handler.</summary>
     public int QueuedDatagrams => _queue.Reader.Count;
 
-    /// <summary>Stops receiving, lets the handler finish the datagram it is on, and drops what is still queued.</summary>
-    public async ValueTask DisposeAsync()
+    /// <summary>
+    /// Stops receiving and drops what is still queued; waits for the datagram the handler is on until
+    /// <paramref name="cancellationToken"/> is canceled (a handler cannot be aborted, only left behind).
+    /// </summary>
+    /// <returns>False when the handler was still running at cancellation.</returns>
+    public async Task<bool> StopAsync(CancellationToken cancellationToken)
     {
-        await _stopping.CancelAsync().ConfigureAwait(false);
-        _channel.Dispose();
+        _stopping = true;
+        _channel.Dispose(); // fails the pending receive and any send waiting for room
         await _receiving.ConfigureAwait(false);
-        await _handling.ConfigureAwait(false);
+        try
+        {
+            await _handling.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
         while (_queue.Reader.TryRead(out QueuedDatagram left))
         {
             ArrayPool<byte>.Shared.Return(left.Buffer);
         }
-        _stopping.Dispose();
+        return true;
     }
 
     internal async ValueTask ReplyAsync(ReadOnlyMemory<byte> reply, IPEndPoint remoteEndPoint)
@@ -70,10 +81,10 @@ internal sealed class UdpListener : IAsyncDisposable
         {
             return;
         }
-        await _channel.SendBatchAsync(_replies, _stopping.Token).ConfigureAwait(false);
+        await _channel.SendBatchAsync(_replies, CancellationToken.None).ConfigureAwait(false);
         if (!_replies.TryAdd(reply.Span, remoteEndPoint))
         {
-            await _channel.SendToAsync(reply, remoteEndPoint, _stopping.Token).ConfigureAwait(false); // longer than a batch holds
+            await _channel.SendToAsync(reply, remoteEndPoint).ConfigureAwait(false); // longer than a batch holds
         }
     }
 
@@ -87,7 +98,7 @@ internal sealed class UdpListener : IAsyncDisposable
                 DatagramReceiveResult received;
                 try
                 {
-                    received = await _channel.ReceiveAsync(buffer, _stopping.Token).ConfigureAwait(false);
+                    received = await _channel.ReceiveAsync(buffer).ConfigureAwait(false);
                 }
                 catch (SocketException ex)
                 {
@@ -105,7 +116,7 @@ internal sealed class UdpListener : IAsyncDisposable
                 }
             }
         }
-        catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException && _stopping.IsCancellationRequested)
+        catch (ObjectDisposedException) when (_stopping)
         {
             // stopping
         }
@@ -120,7 +131,7 @@ internal sealed class UdpListener : IAsyncDisposable
         ChannelReader<QueuedDatagram> reader = _queue.Reader;
         while (await reader.WaitToReadAsync().ConfigureAwait(false))
         {
-            while (!_stopping.IsCancellationRequested && reader.TryRead(out QueuedDatagram datagram))
+            while (!_stopping && reader.TryRead(out QueuedDatagram datagram))
             {
                 try
                 {
@@ -128,7 +139,7 @@ internal sealed class UdpListener : IAsyncDisposable
                 }
                 catch (Exception ex)
                 {
-                    if (!_stopping.IsCancellationRequested)
+                    if (!_stopping)
                     {
                         MNetServerLog.DatagramHandlerFailed(_logger, EndPoint, datagram.RemoteEndPoint, ex);
                     }
@@ -139,7 +150,7 @@ internal sealed class UdpListener : IAsyncDisposable
                 }
             }
 
-            if (_stopping.IsCancellationRequested)
+            if (_stopping)
             {
                 return;
             }
@@ -151,13 +162,13 @@ internal sealed class UdpListener : IAsyncDisposable
     {
         try
         {
-            await _channel.SendBatchAsync(_replies, _stopping.Token).ConfigureAwait(false);
+            await _channel.SendBatchAsync(_replies, CancellationToken.None).ConfigureAwait(false);
         }
         catch (SocketException ex)
         {
             MNetServerLog.DatagramReplyFailed(_logger, EndPoint, ex);
         }
-        catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException && _stopping.IsCancellationRequested)
+        catch (ObjectDisposedException) when (_stopping)
         {
             // stopping: unsent replies go with the socket
         }

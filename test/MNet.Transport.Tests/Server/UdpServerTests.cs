@@ -116,24 +116,35 @@ public sealed class UdpServerTests
 
         const int sent = 5_000;
         byte[] payload = new byte[100];
-        for (int i = 0; i < sent; i++)
+        try
         {
-            await flooder.SendToAsync(payload, server);
+            // Bursts small enough for the socket buffer, so it is the listener, not the kernel, that drops.
+            for (int i = 0; i < sent; i++)
+            {
+                await flooder.SendToAsync(payload, server);
+                if (i % 50 == 49)
+                {
+                    await Task.Delay(1);
+                }
+            }
+
+            // The receiver keeps draining the socket while the handler is stuck: past the queue, datagrams are dropped.
+            DateTime until = DateTime.UtcNow + s_timeout;
+            while (host.Server.DroppedDatagrams < sent / 2 && DateTime.UtcNow < until)
+            {
+                await Task.Delay(20);
+            }
+        }
+        finally
+        {
+            release.TrySetResult();
         }
 
-        // The receiver keeps draining the socket while the handler is stuck: past the queue, datagrams are dropped.
-        DateTime until = DateTime.UtcNow + s_timeout;
-        while (host.Server.DroppedDatagrams < sent / 2 && DateTime.UtcNow < until)
-        {
-            await Task.Delay(20);
-        }
         long droppedWhileStuck = host.Server.DroppedDatagrams;
         Assert.True(droppedWhileStuck >= sent / 2, $"only {droppedWhileStuck} of {sent} datagrams were dropped");
         Assert.Equal(droppedWhileStuck, dropped.Total);
-
-        release.SetResult();
-        until = DateTime.UtcNow + s_timeout;
-        while (Volatile.Read(ref handled) < capacity + 1 && DateTime.UtcNow < until)
+        DateTime deadline = DateTime.UtcNow + s_timeout;
+        while (Volatile.Read(ref handled) < capacity + 1 && DateTime.UtcNow < deadline)
         {
             await Task.Delay(20);
         }
@@ -141,6 +152,26 @@ public sealed class UdpServerTests
         // The one being handled when the flood began and a full queue: nothing more was kept.
         Assert.Equal(capacity + 1, Volatile.Read(ref handled));
         Assert.True(handled + droppedWhileStuck <= sent);
+    }
+
+    [Fact]
+    public async Task Stop_LeavesAStuckHandlerBehind_AtTheShutdownTimeout()
+    {
+        TaskCompletionSource entered = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        TaskCompletionSource never = new();
+        ServerHost host = await ServerHost.StartAsync(
+            o => o.ListenUdp(AnyLoopbackPort, async d =>
+            {
+                entered.TrySetResult();
+                await never.Task;
+            }),
+            shutdownTimeout: TimeSpan.FromMilliseconds(300));
+        using UdpChannel client = UdpChannel.Bind(AnyLoopbackPort);
+        await client.SendToAsync(new byte[] { 1 }, host.Server.UdpEndPoints[0]);
+        await entered.Task.WaitAsync(s_timeout);
+
+        await host.DisposeAsync().AsTask().WaitAsync(s_timeout);
+        Assert.Contains(host.Log.Entries, e => e.EventId.Id == 108);
     }
 
     [Fact]

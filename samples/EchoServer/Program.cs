@@ -1,7 +1,8 @@
 // m_net's echo examples on MNet.Transport's standalone server and client.
-//   dotnet run -c Release --project samples/EchoServer -- serve --tcp 127.0.0.1:7000 [--unix /tmp/echo.sock] [--processes N [--share port|socket]]
+//   dotnet run -c Release --project samples/EchoServer -- serve --tcp 127.0.0.1:7000 [--udp 127.0.0.1:7001] [--unix /tmp/echo.sock] [--processes N [--share port|socket]]
 //   dotnet run -c Release --project samples/EchoServer -- serve --handle 3   (an inherited listening socket)
 //   dotnet run -c Release --project samples/EchoServer -- client 127.0.0.1:7000
+//   dotnet run -c Release --project samples/EchoServer -- client --udp 127.0.0.1:7001
 //   dotnet run -c Release --project samples/EchoServer -- load 127.0.0.1:7000 --connections 64 --bytes 67108864
 using EchoServer;
 
@@ -11,6 +12,7 @@ try
     return command switch
     {
         "serve" => await Serve.RunAsync(SampleArguments.Parse(args[1..])),
+        "client" when args.Contains("--udp") => await UdpClient.RunAsync(SampleArguments.Parse(args[1..])),
         "client" => await InteractiveClient.RunAsync(SampleArguments.Parse(args[1..])),
         "load" => await LoadClient.RunAsync(SampleArguments.Parse(args[1..])),
         _ => Usage(),
@@ -26,9 +28,9 @@ static int Usage()
 {
     Console.Error.WriteLine("""
         usage:
-          EchoServer serve --tcp 127.0.0.1:7000 [--unix PATH] [--processes N [--share port|socket]]
-          EchoServer serve --handle FD
-          EchoServer client 127.0.0.1:7000 | --unix PATH
+          EchoServer serve --tcp 127.0.0.1:7000 [--udp 127.0.0.1:7001] [--unix PATH] [--processes N [--share port|socket]]
+          EchoServer serve --udp 127.0.0.1:7001 | --handle FD
+          EchoServer client 127.0.0.1:7000 | --unix PATH | --udp 127.0.0.1:7001
           EchoServer load 127.0.0.1:7000 [--connections 64] [--bytes 67108864]
         """);
     return 2;

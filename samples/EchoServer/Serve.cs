@@ -6,17 +6,18 @@ using Microsoft.Extensions.Hosting;
 
 namespace EchoServer;
 
-/// <summary>The "serve" command: the echo server on TCP and/or a Unix socket, optionally in several processes.</summary>
+/// <summary>The "serve" command: the echo server on TCP, UDP and/or a Unix socket, optionally in several processes.</summary>
 internal static class Serve
 {
     public static async Task<int> RunAsync(SampleArguments arguments)
     {
         string? tcp = arguments.Option("tcp");
         string? unix = arguments.Option("unix");
+        IPEndPoint? udpEndPoint = arguments.Option("udp") is { } udp ? SampleArguments.ParseIPEndPoint(udp, "--udp endpoint", allowPortZero: true) : null;
         long? handle = arguments.Option("handle") is null ? null : arguments.Number("handle", 0);
-        if (tcp is null && unix is null && handle is null)
+        if (tcp is null && unix is null && handle is null && udpEndPoint is null)
         {
-            throw new ArgumentException("serve needs --tcp ADDRESS:PORT, --unix PATH or --handle FD.");
+            throw new ArgumentException("serve needs --tcp ADDRESS:PORT, --udp ADDRESS:PORT, --unix PATH or --handle FD.");
         }
         IPEndPoint? tcpEndPoint = tcp is null ? null : SampleArguments.ParseIPEndPoint(tcp, "--tcp endpoint", allowPortZero: true);
         int processes = (int)arguments.Number("processes", 1);
@@ -66,11 +67,17 @@ internal static class Serve
                 {
                     o.ListenUnix(unix, Pipeline);
                 }
+                if (udpEndPoint is not null)
+                {
+                    o.ListenUdp(udpEndPoint, datagram => datagram.ReplyAsync(datagram.Data));
+                }
             });
             using IHost host = builder.Build();
             await host.StartAsync();
-            IEnumerable<string> endPoints = host.Services.GetRequiredService<MNetServer>().EndPoints
-                .Select(e => e is FileHandleEndPoint h ? $"{sharedSocketAddress?.ToString() ?? "inherited socket"} (fd {h.FileHandle})" : e.ToString()!);
+            MNetServer server = host.Services.GetRequiredService<MNetServer>();
+            IEnumerable<string> endPoints = server.EndPoints
+                .Select(e => e is FileHandleEndPoint h ? $"{sharedSocketAddress?.ToString() ?? "inherited socket"} (fd {h.FileHandle})" : e.ToString()!)
+                .Concat(server.UdpEndPoints.Select(e => $"udp {e}"));
             Console.WriteLine($"echo server (pid {Environment.ProcessId}) on {string.Join(", ", endPoints)}; Ctrl+C stops it");
             await host.WaitForShutdownAsync();
             return 0;

@@ -30,6 +30,27 @@ public sealed class EchoServerSampleTests
     }
 
     [Fact]
+    public async Task UdpClient_EchoesEachLineAsADatagram_AndReportsAServerThatIsNotThere()
+    {
+        await using SampleProcess server = SampleProcess.StartEchoServer("serve", "--udp", "127.0.0.1:0");
+        string address = (await server.WaitForLineAsync(new Regex(@" on udp ([^\s;,]+)"))).Groups[1].Value;
+
+        await using SampleProcess client = SampleProcess.StartEchoServer("client", "--udp", address);
+        await client.StandardInput.WriteAsync("hello\nsecond line\n");
+        client.StandardInput.Close();
+        Assert.Equal(0, await client.WaitForExitAsync(ExitLimit));
+        Assert.Equal("hello\nsecond line", client.Output);
+        Assert.Equal(0, await server.TerminateAsync(ExitLimit));
+
+        // The server is gone: the connected client's datagram draws an ICMP port unreachable.
+        await using SampleProcess orphan = SampleProcess.StartEchoServer("client", "--udp", address);
+        await orphan.StandardInput.WriteAsync("anyone?\n");
+        orphan.StandardInput.Close();
+        Assert.Equal(1, await orphan.WaitForExitAsync(ExitLimit));
+        Assert.Contains("Connection refused", orphan.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task TwoProcesses_BoundToOnePortWithReusePort_BothAcceptConnections()
     {
         // This process is one server and the sample the other; each greets differently, so every reply names its process.

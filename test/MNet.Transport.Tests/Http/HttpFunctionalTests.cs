@@ -262,6 +262,7 @@ public sealed class HttpFunctionalTests
             await http.ReadResponseAsync();
         }
         int fdBaseline = ProcessResources.OpenFileDescriptors;
+        int loopBaseline = ProcessResources.LoopThreads;
         TaskCompletionSource release = new(TaskCreationOptions.RunContinuationsAsynchronously);
         TaskCompletionSource entered = new(TaskCreationOptions.RunContinuationsAsynchronously);
         TestWebHost host = await TestWebHost.StartAsync(kind, app =>
@@ -295,6 +296,6 @@ public sealed class HttpFunctionalTests
 
         int remaining = await ProcessResources.SettleAsync(() => ProcessResources.OpenFileDescriptors, fdBaseline);
         Assert.True(remaining <= fdBaseline, $"{remaining} descriptors open, {fdBaseline} before: {ProcessResources.DescribeFileDescriptors()}");
-        Assert.Equal(0, await ProcessResources.SettleAsync(() => ProcessResources.LoopThreads, 0));
+        Assert.Equal(loopBaseline, await ProcessResources.SettleAsync(() => ProcessResources.LoopThreads, loopBaseline));
     }
 }

@@ -74,13 +74,14 @@ public sealed class ListenerTests
     {
         await (await ListenerScope.StartAsync(TransportKind.MNet)).DisposeAsync(); // loads what the scope needs
         int fdBaseline = ProcessResources.OpenFileDescriptors;
+        int loopBaseline = ProcessResources.LoopThreads;
         MNetTransportFactory factory = new(Options.Create(new MNetTransportOptions { LoopCount = 2 }), NullLoggerFactory.Instance);
         IConnectionListener listener = await factory.BindAsync(new IPEndPoint(IPAddress.Loopback, 0));
         using Socket client = new(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         await client.ConnectAsync(listener.EndPoint);
         ConnectionContext? connection = await listener.AcceptAsync();
         Assert.NotNull(connection);
-        Assert.Equal(2, ProcessResources.LoopThreads);
+        Assert.Equal(loopBaseline + 2, ProcessResources.LoopThreads);
 
         await factory.DisposeAsync();
 
@@ -88,7 +89,7 @@ public sealed class ListenerTests
         await connection.DisposeAsync();
         await listener.DisposeAsync();
         client.Close();
-        Assert.Equal(0, await ProcessResources.SettleAsync(() => ProcessResources.LoopThreads, 0));
+        Assert.Equal(loopBaseline, await ProcessResources.SettleAsync(() => ProcessResources.LoopThreads, loopBaseline));
         int remaining = await ProcessResources.SettleAsync(() => ProcessResources.OpenFileDescriptors, fdBaseline);
         Assert.True(remaining <= fdBaseline, $"{remaining} descriptors open, {fdBaseline} before: {ProcessResources.DescribeFileDescriptors()}");
         await Assert.ThrowsAsync<ObjectDisposedException>(async () => await factory.BindAsync(new IPEndPoint(IPAddress.Loopback, 0)));

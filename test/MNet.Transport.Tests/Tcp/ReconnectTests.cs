@@ -16,6 +16,7 @@ public sealed class ReconnectTests
             Assert.True(await EchoOnceAsync(warmUp.EndPoint, -1));
         }
         int baseline = ProcessResources.OpenFileDescriptors;
+        int loopBaseline = ProcessResources.LoopThreads;
         EchoServer server = await EchoServer.StartAsync(Transports.CreateFactory(kind));
         int serverFds = ProcessResources.OpenFileDescriptors;
 
@@ -31,7 +32,7 @@ public sealed class ReconnectTests
         await server.DisposeAsync();
         int remaining = await ProcessResources.SettleAsync(() => ProcessResources.OpenFileDescriptors, baseline);
         Assert.True(remaining <= baseline, $"{remaining} descriptors open, {baseline} before: {ProcessResources.DescribeFileDescriptors()}");
-        Assert.Equal(0, await ProcessResources.SettleAsync(() => ProcessResources.LoopThreads, 0));
+        Assert.Equal(loopBaseline, await ProcessResources.SettleAsync(() => ProcessResources.LoopThreads, loopBaseline));
     }
 
     private static async Task<bool> EchoOnceAsync(System.Net.EndPoint endPoint, int id)

@@ -21,27 +21,12 @@ PORT=${PORT:-7900}
 PIN=${PIN:-1}
 SERVERS=(c mnet kestrel-mnet sockets mnet-inline sockets-inline)
 
-if ! command -v gcc >/dev/null; then
-  echo "installing gcc..." >&2
-  (apt-get update -qq && apt-get install -y -qq gcc libc6-dev) >/dev/null
-fi
-
-work=$(mktemp -d)
-server_pid=""
-cleanup() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
+source bench/common.sh
 
 gcc -O2 -Wall -Wextra -Werror -o "$work/echo-load" bench/echo-load.c
 gcc -O2 -Wall -Wextra -Werror -o "$work/echo-server" bench/echo-server.c
 dotnet build bench/EchoBench -c Release -v quiet -nologo >/dev/null
 bench_dll=bench/EchoBench/bin/Release/net10.0/EchoBench.dll
-ticks_per_second=$(getconf CLK_TCK)
-
-# Prefixes, not functions: a backgrounded function would run in a subshell and $! would not be the server.
-server_core=() load_core=()
-[ "$PIN" = 1 ] && server_core=(taskset -c 0) load_core=(taskset -c 1)
-cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }   # utime + stime
-field() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p"; }
 
 start_server() {
   local server=$1

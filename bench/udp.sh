@@ -18,25 +18,11 @@ PORT=${PORT:-7901}
 PIN=${PIN:-1}
 SERVERS=(channel server socket)
 
-if ! command -v gcc >/dev/null; then
-  echo "installing gcc..." >&2
-  (apt-get update -qq && apt-get install -y -qq gcc libc6-dev) >/dev/null
-fi
-
-work=$(mktemp -d)
-server_pid=""
-cleanup() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
+source bench/common.sh
 
 gcc -O2 -Wall -Wextra -Werror -o "$work/udp-load" bench/udp-load.c
 dotnet build bench/UdpBench -c Release -v quiet -nologo >/dev/null
 bench_dll=bench/UdpBench/bin/Release/net10.0/UdpBench.dll
-ticks_per_second=$(getconf CLK_TCK)
-
-server_core=() load_core=()
-[ "$PIN" = 1 ] && server_core=(taskset -c 0) load_core=(taskset -c 1)
-cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
-field() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p"; }
 
 run_round() {
   local server=$1 size out rate replies before after

@@ -78,6 +78,7 @@ public sealed partial class UdpChannel
     {
         DatagramReceiveResult result;
         int errno;
+        CancellationTokenRegistration cancellation;
         lock (_lock)
         {
             if (!_receivePending || _disposed)
@@ -88,21 +89,24 @@ public sealed partial class UdpChannel
             {
                 return; // nothing there after all (an error edge already consumed); the next arrival raises a new one
             }
+            // Claimed under the same lock as the read, so a racing cancel or dispose cannot discard the datagram.
+            cancellation = TakePendingLocked();
         }
-        CompleteReceive(result, errno == 0 ? null : Errno.ToSocketException(errno));
+        Complete(cancellation, result, errno == 0 ? null : Errno.ToSocketException(errno));
     }
 
     private void CancelReceive(CancellationToken token)
     {
-        bool matches;
+        CancellationTokenRegistration cancellation;
         lock (_lock)
         {
-            matches = _receivePending && _pendingToken == token;
+            if (!_receivePending || _pendingToken != token)
+            {
+                return; // completed already, or a later receive with another token is pending
+            }
+            cancellation = TakePendingLocked();
         }
-        if (matches)
-        {
-            CompleteReceive(new OperationCanceledException(token));
-        }
+        Complete(cancellation, default, new OperationCanceledException(token));
     }
 
     /// <summary>Takes a datagram received ahead, or reads with recvmmsg. Caller holds the lock.</summary>
@@ -144,9 +148,7 @@ public sealed partial class UdpChannel
         return peer;
     }
 
-    private void CompleteReceive(Exception error) => CompleteReceive(default, error);
-
-    private void CompleteReceive(DatagramReceiveResult result, Exception? error)
+    private void CompleteReceive(Exception error)
     {
         CancellationTokenRegistration cancellation;
         lock (_lock)
@@ -155,13 +157,23 @@ public sealed partial class UdpChannel
             {
                 return;
             }
-            _receivePending = false;
-            _pendingBuffer = default;
-            _pendingToken = default;
-            cancellation = _pendingCancellation;
-            _pendingCancellation = default;
+            cancellation = TakePendingLocked();
         }
+        Complete(cancellation, default, error);
+    }
 
+    private CancellationTokenRegistration TakePendingLocked()
+    {
+        CancellationTokenRegistration cancellation = _pendingCancellation;
+        _receivePending = false;
+        _pendingBuffer = default;
+        _pendingToken = default;
+        _pendingCancellation = default;
+        return cancellation;
+    }
+
+    private void Complete(CancellationTokenRegistration cancellation, DatagramReceiveResult result, Exception? error)
+    {
         cancellation.Unregister();
         if (error is null)
         {

@@ -18,56 +18,32 @@ public sealed partial class UdpChannel
     /// <summary>The time to live (IPv4) or hop limit (IPv6) of unicast datagrams sent, 1 to 255.</summary>
     public short Ttl
     {
-        get => (short)(IsIPv6 ? GetOption(Libc.IPPROTO_IPV6, Libc.IPV6_UNICAST_HOPS) : GetOption(Libc.IPPROTO_IP, Libc.IP_TTL));
+        get => (short)GetIPOption(Libc.IP_TTL, Libc.IPV6_UNICAST_HOPS);
         set
         {
             ArgumentOutOfRangeException.ThrowIfLessThan(value, (short)1);
             ArgumentOutOfRangeException.ThrowIfGreaterThan(value, (short)255);
-            if (IsIPv6)
-            {
-                SetOption(Libc.IPPROTO_IPV6, Libc.IPV6_UNICAST_HOPS, value);
-            }
-            else
-            {
-                SetOption(Libc.IPPROTO_IP, Libc.IP_TTL, value);
-            }
+            SetIPOption(Libc.IP_TTL, Libc.IPV6_UNICAST_HOPS, value);
         }
     }
 
     /// <summary>The time to live (hop limit) of multicast datagrams sent, 0 to 255; the system default is 1.</summary>
     public short MulticastTtl
     {
-        get => (short)(IsIPv6 ? GetOption(Libc.IPPROTO_IPV6, Libc.IPV6_MULTICAST_HOPS) : GetOption(Libc.IPPROTO_IP, Libc.IP_MULTICAST_TTL));
+        get => (short)GetIPOption(Libc.IP_MULTICAST_TTL, Libc.IPV6_MULTICAST_HOPS);
         set
         {
             ArgumentOutOfRangeException.ThrowIfNegative(value);
             ArgumentOutOfRangeException.ThrowIfGreaterThan(value, (short)255);
-            if (IsIPv6)
-            {
-                SetOption(Libc.IPPROTO_IPV6, Libc.IPV6_MULTICAST_HOPS, value);
-            }
-            else
-            {
-                SetOption(Libc.IPPROTO_IP, Libc.IP_MULTICAST_TTL, value);
-            }
+            SetIPOption(Libc.IP_MULTICAST_TTL, Libc.IPV6_MULTICAST_HOPS, value);
         }
     }
 
     /// <summary>Whether multicast datagrams this channel sends are also delivered to group members on this host (default true).</summary>
     public bool MulticastLoopback
     {
-        get => (IsIPv6 ? GetOption(Libc.IPPROTO_IPV6, Libc.IPV6_MULTICAST_LOOP) : GetOption(Libc.IPPROTO_IP, Libc.IP_MULTICAST_LOOP)) != 0;
-        set
-        {
-            if (IsIPv6)
-            {
-                SetOption(Libc.IPPROTO_IPV6, Libc.IPV6_MULTICAST_LOOP, value ? 1 : 0);
-            }
-            else
-            {
-                SetOption(Libc.IPPROTO_IP, Libc.IP_MULTICAST_LOOP, value ? 1 : 0);
-            }
-        }
+        get => GetIPOption(Libc.IP_MULTICAST_LOOP, Libc.IPV6_MULTICAST_LOOP) != 0;
+        set => SetIPOption(Libc.IP_MULTICAST_LOOP, Libc.IPV6_MULTICAST_LOOP, value ? 1 : 0);
     }
 
     /// <summary>Sends IPv4 multicast through the interface that owns <paramref name="localAddress"/> (IP_MULTICAST_IF).</summary>
@@ -157,6 +133,23 @@ public sealed partial class UdpChannel
         uint value = 0;
         address.TryWriteBytes(new Span<byte>(&value, sizeof(uint)), out _);
         return value;
+    }
+
+    /// <summary>Reads the IPv4 option <paramref name="ipv4Name"/>, or its IPv6 twin on an IPv6 channel.</summary>
+    private int GetIPOption(int ipv4Name, int ipv6Name)
+        => IsIPv6 ? GetOption(Libc.IPPROTO_IPV6, ipv6Name) : GetOption(Libc.IPPROTO_IP, ipv4Name);
+
+    /// <summary>Sets the IPv4 option <paramref name="ipv4Name"/>, or its IPv6 twin on an IPv6 channel.</summary>
+    private void SetIPOption(int ipv4Name, int ipv6Name, int value)
+    {
+        if (IsIPv6)
+        {
+            SetOption(Libc.IPPROTO_IPV6, ipv6Name, value);
+        }
+        else
+        {
+            SetOption(Libc.IPPROTO_IP, ipv4Name, value);
+        }
     }
 
     private int GetOption(int level, int name)

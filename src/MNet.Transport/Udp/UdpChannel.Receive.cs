@@ -14,7 +14,8 @@ public sealed partial class UdpChannel
     private Memory<byte> _pendingBuffer;
     private CancellationToken _pendingToken;
     private CancellationTokenRegistration _pendingCancellation;
-    private byte[]? _lastPeerAddress;
+    private readonly byte[] _lastPeerAddress = new byte[SockAddr.MaxIPSize];
+    private int _lastPeerAddressLength;
     private IPEndPoint? _lastPeer;
 
     /// <summary>
@@ -81,7 +82,7 @@ public sealed partial class UdpChannel
         CancellationTokenRegistration cancellation;
         lock (_lock)
         {
-            if (!_receivePending || _disposed)
+            if (!_receivePending || IsDisposed)
             {
                 return;
             }
@@ -138,12 +139,13 @@ public sealed partial class UdpChannel
     /// <summary>The sender as an <see cref="IPEndPoint"/>, reusing the last one when the same peer sends again.</summary>
     private IPEndPoint PeerOf(ReadOnlySpan<byte> address)
     {
-        if (_lastPeer is not null && address.SequenceEqual(_lastPeerAddress))
+        if (_lastPeer is not null && address.SequenceEqual(_lastPeerAddress.AsSpan(0, _lastPeerAddressLength)))
         {
             return _lastPeer;
         }
         IPEndPoint peer = SockAddr.ReadIP(address) ?? throw new SocketException((int)SocketError.AddressFamilyNotSupported);
-        _lastPeerAddress = address.ToArray();
+        address.CopyTo(_lastPeerAddress);
+        _lastPeerAddressLength = address.Length;
         _lastPeer = peer;
         return peer;
     }

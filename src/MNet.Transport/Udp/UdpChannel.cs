@@ -22,7 +22,6 @@ public sealed partial class UdpChannel : IDisposable, IPollHandler
     private readonly Lock _lock = new();
     private int _fd;
     private ulong _registration;
-    private bool _disposed;
 
     private UdpChannel(int fd, IPEndPoint localEndPoint, EventLoop loop)
     {
@@ -140,11 +139,10 @@ public sealed partial class UdpChannel : IDisposable, IPollHandler
     {
         lock (_lock)
         {
-            if (_disposed)
+            if (IsDisposed)
             {
                 return;
             }
-            _disposed = true;
             // Closing takes the socket out of epoll; the loop then only frees the registration slot.
             Libc.Close(_fd);
             _fd = -1;
@@ -171,7 +169,7 @@ public sealed partial class UdpChannel : IDisposable, IPollHandler
     {
         lock (_lock)
         {
-            if (!_disposed)
+            if (!IsDisposed)
             {
                 _registration = _loop.Register(_fd, this);
             }
@@ -200,5 +198,8 @@ public sealed partial class UdpChannel : IDisposable, IPollHandler
         throw new ArgumentException($"An IPv4 channel cannot reach the IPv6 address {endPoint}.", nameof(endPoint));
     }
 
-    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
+    /// <summary>Closed by <see cref="Dispose"/>; read and changed under the lock.</summary>
+    private bool IsDisposed => _fd < 0;
+
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(IsDisposed, this);
 }

@@ -37,7 +37,8 @@ public sealed class UdpServerTests
                 int size = SizeOf(next);
                 Fill(datagram.AsSpan(0, size), next);
                 await client.SendToAsync(datagram.AsMemory(0, size), server);
-                inFlight[Key(datagram.AsSpan(0, size))] = inFlight.GetValueOrDefault(Key(datagram.AsSpan(0, size))) + 1;
+                int sentKey = Key(datagram.AsSpan(0, size));
+                inFlight[sentKey] = inFlight.GetValueOrDefault(sentKey) + 1;
                 inFlightBytes += size;
                 next++;
             }

@@ -107,8 +107,10 @@ internal sealed class EventLoop
 
     /// <summary>Registers <paramref name="fd"/> for edge-triggered events. Loop thread only.</summary>
     /// <returns>The token to pass to <see cref="Unregister"/>.</returns>
+    /// <exception cref="ObjectDisposedException">The loop has exited (work scheduled late runs on the thread pool).</exception>
     public ulong Register(int fd, IPollHandler handler)
     {
+        ObjectDisposedException.ThrowIf(_hasExited, this);
         if (!_freeSlots.TryPop(out int slot))
         {
             slot = _registrationCount++;
@@ -139,7 +141,7 @@ internal sealed class EventLoop
     public void Unregister(ulong token)
     {
         int slot = (int)(uint)token;
-        if (_registrations[slot].Generation == (uint)(token >> 32) && _registrations[slot].Handler is not null)
+        if (!_hasExited && _registrations[slot].Generation == (uint)(token >> 32) && _registrations[slot].Handler is not null)
         {
             _poller.Remove(_registrations[slot].Fd);
             Release(slot);
@@ -153,7 +155,7 @@ internal sealed class EventLoop
     public void ForgetClosed(ulong token)
     {
         int slot = (int)(uint)token;
-        if (_registrations[slot].Generation == (uint)(token >> 32) && _registrations[slot].Handler is not null)
+        if (!_hasExited && _registrations[slot].Generation == (uint)(token >> 32) && _registrations[slot].Handler is not null)
         {
             Release(slot);
         }

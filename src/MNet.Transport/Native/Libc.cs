@@ -65,6 +65,11 @@ internal static unsafe partial class Libc
     public const uint EPOLLRDHUP = 0x2000;
     public const uint EPOLLET = 1u << 31;
 
+    public const int PROT_READ = 0x1;
+    public const int PROT_WRITE = 0x2;
+    public const int MAP_PRIVATE = 0x02;
+    public const int MAP_ANONYMOUS = 0x20;
+
     public const int EFD_CLOEXEC = 0x80000;
     public const int EFD_NONBLOCK = 0x800;
 
@@ -130,6 +135,12 @@ internal static unsafe partial class Libc
 
     [LibraryImport(LibraryName, EntryPoint = "epoll_wait", SetLastError = true)]
     public static partial int EpollWait(int epfd, EpollEvent* events, int maxEvents, int timeout);
+
+    [LibraryImport(LibraryName, EntryPoint = "mmap", SetLastError = true)]
+    public static partial void* Mmap(void* address, nuint length, int protection, int flags, int fd, nint offset);
+
+    [LibraryImport(LibraryName, EntryPoint = "munmap", SetLastError = true)]
+    public static partial int Munmap(void* address, nuint length);
 
     [LibraryImport(LibraryName, EntryPoint = "eventfd", SetLastError = true)]
     public static partial int EventFd(uint initialValue, int flags);

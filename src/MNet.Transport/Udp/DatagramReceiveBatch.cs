@@ -1,25 +1,45 @@
+using System.Runtime.CompilerServices;
 using MNet.Transport.Native;
 
 namespace MNet.Transport.Udp;
 
 /// <summary>
 /// One recvmmsg call's worth of datagrams: the first goes straight into the caller's buffer, the rest wait in
-/// internal slots of the same size until the next receives take them, so a burst costs one syscall.
-/// Not thread-safe; the owning channel serializes access.
+/// internal slots until the next receives take them, so a burst costs one syscall. Every slot holds the largest
+/// possible datagram, so one received ahead is judged against the buffer of the receive that takes it, like one
+/// read directly. The slots are one anonymous mapping: the kernel only backs the pages datagrams were written to.
+/// Not thread-safe; the owning channel serializes access and disposes it.
 /// </summary>
-internal sealed unsafe class DatagramReceiveBatch
+internal sealed unsafe class DatagramReceiveBatch : IDisposable
 {
     public const int MaxDatagrams = 32;
 
-    // Slots for datagrams received ahead share this many bytes, so small datagrams batch deeply and large ones don't.
-    private const int AheadBytes = 64 * 1024;
+    // Above the largest UDP payload (65,507 bytes over IPv4, 65,527 over IPv6), so the kernel never cuts one here.
+    private const int SlotSize = 64 * 1024;
+    private const nuint MappingSize = (nuint)SlotSize * (MaxDatagrams - 1);
 
     private readonly MultipleMessageHeader[] _headers = GC.AllocateArray<MultipleMessageHeader>(MaxDatagrams, pinned: true);
     private readonly IOVector[] _vectors = GC.AllocateArray<IOVector>(MaxDatagrams, pinned: true);
     private readonly byte[] _addresses = GC.AllocateArray<byte>(MaxDatagrams * SockAddr.MaxIPSize, pinned: true);
-    private readonly byte[] _slots = GC.AllocateUninitializedArray<byte>(AheadBytes, pinned: true);
+    private byte* _slots;
     private int _count;
     private int _next;
+
+    public DatagramReceiveBatch()
+    {
+        void* mapping = Libc.Mmap(null, MappingSize, Libc.PROT_READ | Libc.PROT_WRITE, Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS, -1, 0);
+        if (mapping == (void*)-1)
+        {
+            throw new InsufficientMemoryException($"Could not map {MappingSize} bytes for received datagrams (errno {Errno.Last}).");
+        }
+        _slots = (byte*)mapping;
+        for (int i = 1; i < MaxDatagrams; i++)
+        {
+            Prepare(i, SlotOf(i), SlotSize);
+        }
+    }
+
+    ~DatagramReceiveBatch() => Unmap();
 
     /// <summary>Whether datagrams received ahead are waiting.</summary>
     public bool HasAhead => _next < _count;
@@ -30,23 +50,20 @@ internal sealed unsafe class DatagramReceiveBatch
     /// </summary>
     public bool TryReceive(int fd, Span<byte> first, out ReceivedDatagram datagram)
     {
-        int slotSize = first.Length;
-        int ahead = slotSize == 0 ? 0 : Math.Min(MaxDatagrams - 1, AheadBytes / slotSize);
+        ObjectDisposedException.ThrowIf(_slots is null, this);
         fixed (byte* firstPointer = first)
-        fixed (byte* addresses = _addresses)
-        fixed (byte* slots = _slots)
-        fixed (IOVector* vectors = _vectors)
         fixed (MultipleMessageHeader* headers = _headers)
         {
-            Prepare(headers, vectors, addresses, 0, firstPointer, slotSize);
-            for (int i = 1; i <= ahead; i++)
+            Prepare(0, firstPointer, first.Length);
+            for (int i = 1; i < MaxDatagrams; i++)
             {
-                Prepare(headers, vectors, addresses, i, slots + (i - 1) * slotSize, slotSize);
+                headers[i].Header.NameLength = SockAddr.MaxIPSize; // an earlier call wrote a sender's length here
             }
 
-            int received = Libc.RecvMmsg(fd, headers, (uint)(ahead + 1), 0, null);
+            int received = Libc.RecvMmsg(fd, headers, MaxDatagrams, 0, null);
             if (received <= 0)
             {
+                _count = _next = 0;
                 datagram = default;
                 return false;
             }
@@ -58,13 +75,12 @@ internal sealed unsafe class DatagramReceiveBatch
         }
     }
 
-    /// <summary>Copies the oldest datagram received ahead into <paramref name="destination"/>.</summary>
+    /// <summary>Copies the oldest datagram received ahead into <paramref name="destination"/>, cut to fit and then marked truncated.</summary>
     public ReceivedDatagram TakeAhead(Span<byte> destination)
     {
         int index = _next++;
         ReceivedDatagram datagram = Describe(index);
-        int slotSize = (int)_vectors[index].Length;
-        ReadOnlySpan<byte> data = _slots.AsSpan((index - 1) * slotSize, datagram.Length);
+        ReadOnlySpan<byte> data = new(SlotOf(index), datagram.Length);
         if (data.Length > destination.Length)
         {
             data = data[..destination.Length];
@@ -78,17 +94,38 @@ internal sealed unsafe class DatagramReceiveBatch
     public ReadOnlySpan<byte> AddressOf(in ReceivedDatagram datagram)
         => _addresses.AsSpan(datagram.Index * SockAddr.MaxIPSize, datagram.AddressLength);
 
-    private static void Prepare(MultipleMessageHeader* headers, IOVector* vectors, byte* addresses, int index, byte* buffer, int length)
+    /// <summary>Unmaps the slots; datagrams still waiting in them are dropped.</summary>
+    public void Dispose()
     {
-        vectors[index].Base = buffer;
-        vectors[index].Length = (nuint)length;
-        headers[index] = new MultipleMessageHeader
+        Unmap();
+        GC.SuppressFinalize(this);
+    }
+
+    private byte* SlotOf(int index) => _slots + (nuint)(index - 1) * SlotSize;
+
+    private void Unmap()
+    {
+        if (_slots is not null)
+        {
+            Libc.Munmap(_slots, MappingSize);
+            _slots = null;
+            _count = _next = 0;
+        }
+    }
+
+    /// <summary>Points header <paramref name="index"/> at its buffer and address slot; the arrays are pinned.</summary>
+    private void Prepare(int index, byte* buffer, int length)
+    {
+        ref IOVector vector = ref _vectors[index];
+        vector.Base = buffer;
+        vector.Length = (nuint)length;
+        _headers[index] = new MultipleMessageHeader
         {
             Header = new MessageHeader
             {
-                Name = addresses + index * SockAddr.MaxIPSize,
+                Name = (byte*)Unsafe.AsPointer(ref _addresses[index * SockAddr.MaxIPSize]),
                 NameLength = SockAddr.MaxIPSize,
-                IOVectors = vectors + index,
+                IOVectors = (IOVector*)Unsafe.AsPointer(ref vector),
                 IOVectorCount = 1,
             },
         };

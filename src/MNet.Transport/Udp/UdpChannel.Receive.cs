@@ -49,6 +49,10 @@ public sealed partial class UdpChannel
             {
                 return ValueTask.FromException<DatagramReceiveResult>(Errno.ToSocketException(errno));
             }
+            if (_registrationFailure is not null)
+            {
+                return ValueTask.FromException<DatagramReceiveResult>(_registrationFailure);
+            }
 
             // The loop reports the next arrival under this lock, so it cannot slip in before the receive is pending.
             _receivePending = true;

@@ -185,7 +185,9 @@ public sealed partial class UdpChannel
     }
 
     private Task WaitWritableLocked()
-        => (_writableWaiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+        => _registrationFailure is not null
+            ? Task.FromException(_registrationFailure)
+            : (_writableWaiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
 
     private void OnWritable()
     {

@@ -22,6 +22,7 @@ public sealed partial class UdpChannel : IDisposable, IPollHandler
     private readonly Lock _lock = new();
     private int _fd;
     private ulong _registration;
+    private Exception? _registrationFailure;
 
     private UdpChannel(int fd, IPEndPoint localEndPoint, EventLoop loop)
     {
@@ -146,6 +147,8 @@ public sealed partial class UdpChannel : IDisposable, IPollHandler
             // Closing takes the socket out of epoll; the loop then only frees the registration slot.
             Libc.Close(_fd);
             _fd = -1;
+            _batch?.Dispose();
+            _batch = null;
         }
         _loop.Schedule(static state => ((UdpChannel)state!).ForgetRegistration(), this);
         FailPendingOperations(new ObjectDisposedException(GetType().FullName));
@@ -169,11 +172,22 @@ public sealed partial class UdpChannel : IDisposable, IPollHandler
     {
         lock (_lock)
         {
-            if (!IsDisposed)
+            if (IsDisposed)
+            {
+                return;
+            }
+            try
             {
                 _registration = _loop.Register(_fd, this);
+                return;
+            }
+            catch (Exception ex)
+            {
+                // Calls that find the socket ready still work; any that would have to wait for the loop fail with this.
+                _registrationFailure = new InvalidOperationException("The UDP channel could not be registered with its event loop, so it cannot wait for the socket.", ex);
             }
         }
+        FailPendingOperations(_registrationFailure);
     }
 
     private void ForgetRegistration() => _loop.ForgetClosed(_registration);

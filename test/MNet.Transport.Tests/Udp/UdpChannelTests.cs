@@ -1,7 +1,9 @@
 using System.Net;
 using System.Net.Sockets;
+using MNet.Transport.Loop;
 using MNet.Transport.Tests.Infrastructure;
 using MNet.Transport.Udp;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace MNet.Transport.Tests.Udp;
 
@@ -69,6 +71,53 @@ public sealed class UdpChannelTests
             Assert.True(seen.Add(BitConverter.ToInt32(buffer)));
         }
         Assert.Equal(Enumerable.Range(0, count), seen.Order());
+    }
+
+    [Fact]
+    public async Task ReceiveAsync_JudgesADatagramReadAheadAgainstTheBufferOfTheReceiveThatTakesIt()
+    {
+        using UdpChannel receiver = UdpChannel.Bind(AnyLoopbackPort);
+        using Socket sender = new(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        byte[] datagram = Enumerable.Range(0, 1000).Select(i => (byte)(i * 7)).ToArray();
+        for (int i = 0; i < 3; i++)
+        {
+            await sender.SendToAsync(datagram, receiver.LocalEndPoint);
+        }
+
+        // The small receive reads the whole burst; the two behind it must not be cut to its size.
+        byte[] small = new byte[10];
+        DatagramReceiveResult first = await receiver.ReceiveAsync(small).AsTask().WaitAsync(s_timeout);
+        Assert.True(first.IsTruncated);
+
+        byte[] large = new byte[2000];
+        DatagramReceiveResult second = await receiver.ReceiveAsync(large).AsTask().WaitAsync(s_timeout);
+        Assert.False(second.IsTruncated);
+        Assert.Equal(datagram, large[..second.ReceivedBytes]);
+
+        DatagramReceiveResult third = await receiver.ReceiveAsync(small).AsTask().WaitAsync(s_timeout);
+        Assert.True(third.IsTruncated);
+        Assert.Equal(datagram[..10], small);
+    }
+
+    [Fact]
+    public async Task ChannelWhoseLoopHasStopped_WorksWhileTheSocketIsReady_AndFailsAReceiveThatWouldWait()
+    {
+        EventLoop loop = new(0, new EpollPoller(), NullLogger.Instance);
+        loop.Start();
+        await loop.StopAsync();
+        using UdpChannel channel = UdpChannel.Bind(AnyLoopbackPort, options: null, loop);
+        using UdpChannel peer = UdpChannel.Bind(AnyLoopbackPort);
+        byte[] buffer = new byte[16];
+
+        await channel.SendToAsync(new byte[] { 1 }, peer.LocalEndPoint);
+        Assert.Equal(1, (await peer.ReceiveAsync(buffer).AsTask().WaitAsync(s_timeout)).ReceivedBytes);
+        await peer.SendToAsync(new byte[] { 2, 3 }, channel.LocalEndPoint);
+        Assert.Equal(2, (await channel.ReceiveAsync(buffer).AsTask().WaitAsync(s_timeout)).ReceivedBytes);
+
+        // Nothing is waiting now, and no loop will say when something arrives: the receive fails instead of hanging.
+        InvalidOperationException error = await Assert.ThrowsAsync<InvalidOperationException>(
+            () => channel.ReceiveAsync(buffer).AsTask().WaitAsync(s_timeout));
+        Assert.IsType<ObjectDisposedException>(error.InnerException);
     }
 
     [Fact]

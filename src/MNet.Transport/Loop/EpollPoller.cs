@@ -14,7 +14,7 @@ internal sealed unsafe class EpollPoller : IPoller
     private readonly int _capacity;
     private readonly EpollEvent* _events;
     private int _disposed;
-    private int _activeWakers;
+    private int _activeCallers;
 
     public EpollPoller(int capacity = 256)
     {
@@ -58,6 +58,40 @@ internal sealed unsafe class EpollPoller : IPoller
         }
     }
 
+    public void AddOnDemand(int fd, ulong token)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        EpollEvent ev = new() { Events = Libc.EPOLLONESHOT, Data = token }; // disabled until armed
+        if (Libc.EpollCtl(_epollFd, Libc.EPOLL_CTL_ADD, fd, &ev) != 0)
+        {
+            throw Errno.ToException(Errno.Last, "epoll_ctl");
+        }
+    }
+
+    public void Arm(int fd, ulong token, PollEvents interest)
+    {
+        // Level-triggered one-shot: modifying checks readiness at once, so one already there is reported, not lost.
+        uint events = Libc.EPOLLONESHOT
+            | ((interest & PollEvents.Readable) != 0 ? Libc.EPOLLIN : 0)
+            | ((interest & PollEvents.Writable) != 0 ? Libc.EPOLLOUT : 0);
+        EpollEvent ev = new() { Events = events, Data = token };
+        int result;
+        Interlocked.Increment(ref _activeCallers);
+        try
+        {
+            ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+            result = Libc.EpollCtl(_epollFd, Libc.EPOLL_CTL_MOD, fd, &ev);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _activeCallers);
+        }
+        if (result != 0)
+        {
+            throw Errno.ToException(Errno.Last, "epoll_ctl");
+        }
+    }
+
     public void Remove(int fd)
     {
         if (Volatile.Read(ref _disposed) == 0)
@@ -91,15 +125,15 @@ internal sealed unsafe class EpollPoller : IPoller
 
     public void Wake()
     {
-        // Counted so Dispose never closes the eventfd under a writer: a closed descriptor number can be reused at
-        // once, and the write would land in someone else's file.
-        Interlocked.Increment(ref _activeWakers);
+        // Counted so Dispose never closes the eventfd (or, for Arm, the epoll descriptor) under a caller: a closed
+        // descriptor number can be reused at once, and the call would land in someone else's file.
+        Interlocked.Increment(ref _activeCallers);
         if (Volatile.Read(ref _disposed) == 0)
         {
             ulong one = 1;
             Libc.Write(_eventFd, &one, sizeof(ulong));
         }
-        Interlocked.Decrement(ref _activeWakers);
+        Interlocked.Decrement(ref _activeCallers);
     }
 
     public void Dispose()
@@ -109,7 +143,7 @@ internal sealed unsafe class EpollPoller : IPoller
             return;
         }
         SpinWait spin = default;
-        while (Volatile.Read(ref _activeWakers) != 0)
+        while (Volatile.Read(ref _activeCallers) != 0)
         {
             spin.SpinOnce();
         }

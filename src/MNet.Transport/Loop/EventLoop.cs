@@ -108,7 +108,23 @@ internal sealed class EventLoop
     /// <summary>Registers <paramref name="fd"/> for edge-triggered events. Loop thread only.</summary>
     /// <returns>The token to pass to <see cref="Unregister"/>.</returns>
     /// <exception cref="ObjectDisposedException">The loop has exited (work scheduled late runs on the thread pool).</exception>
-    public ulong Register(int fd, IPollHandler handler)
+    public ulong Register(int fd, IPollHandler handler) => Register(fd, handler, onDemand: false);
+
+    /// <summary>
+    /// Registers <paramref name="fd"/> with no events until <see cref="Arm"/> asks for one: for a descriptor whose
+    /// I/O runs on the callers' threads, so the loop wakes only when they wait. Loop thread only.
+    /// </summary>
+    /// <returns>The token to pass to <see cref="Arm"/> and <see cref="Unregister"/>.</returns>
+    /// <exception cref="ObjectDisposedException">The loop has exited.</exception>
+    public ulong RegisterOnDemand(int fd, IPollHandler handler) => Register(fd, handler, onDemand: true);
+
+    /// <summary>
+    /// Asks for one <see cref="IPollHandler.OnPollEvents"/> when <paramref name="fd"/>, registered on demand, is ready
+    /// for <paramref name="interest"/>; at once if it already is. Thread-safe; the caller keeps the descriptor open.
+    /// </summary>
+    public void Arm(int fd, ulong token, PollEvents interest) => _poller.Arm(fd, token, interest);
+
+    private ulong Register(int fd, IPollHandler handler, bool onDemand)
     {
         ObjectDisposedException.ThrowIf(_hasExited, this);
         if (!_freeSlots.TryPop(out int slot))
@@ -127,7 +143,14 @@ internal sealed class EventLoop
         ulong token = ((ulong)registration.Generation << 32) | (uint)slot;
         try
         {
-            _poller.Add(fd, token);
+            if (onDemand)
+            {
+                _poller.AddOnDemand(fd, token);
+            }
+            else
+            {
+                _poller.Add(fd, token);
+            }
         }
         catch
         {

@@ -49,13 +49,15 @@ public sealed partial class UdpChannel
             {
                 return ValueTask.FromException<DatagramReceiveResult>(Errno.ToSocketException(errno));
             }
-            if (_registrationFailure is not null)
-            {
-                return ValueTask.FromException<DatagramReceiveResult>(_registrationFailure);
-            }
 
-            // The loop reports the next arrival under this lock, so it cannot slip in before the receive is pending.
+            // Armed after the read found nothing: arming checks readiness, so a datagram arriving in between is reported.
             _receivePending = true;
+            ArmLocked();
+            if (_loopFailure is not null)
+            {
+                _receivePending = false;
+                return ValueTask.FromException<DatagramReceiveResult>(_loopFailure);
+            }
             _pendingBuffer = buffer;
             _pendingToken = cancellationToken;
             _receiveOperation.Reset();
@@ -92,7 +94,7 @@ public sealed partial class UdpChannel
             }
             if (!TryReceiveLocked(_pendingBuffer.Span, out result, out errno) && errno == Errno.EAGAIN)
             {
-                return; // nothing there after all (an error edge already consumed); the next arrival raises a new one
+                return; // nothing there after all (an error event already consumed); the receive stays armed
             }
             // Claimed under the same lock as the read, so a racing cancel or dispose cannot discard the datagram.
             cancellation = TakePendingLocked();

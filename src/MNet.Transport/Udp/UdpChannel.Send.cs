@@ -185,9 +185,16 @@ public sealed partial class UdpChannel
     }
 
     private Task WaitWritableLocked()
-        => _registrationFailure is not null
-            ? Task.FromException(_registrationFailure)
-            : (_writableWaiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+    {
+        _writableWaiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        ArmLocked();
+        if (_loopFailure is not null)
+        {
+            _writableWaiter = null;
+            return Task.FromException(_loopFailure);
+        }
+        return _writableWaiter.Task;
+    }
 
     private void OnWritable()
     {

@@ -22,7 +22,7 @@ public sealed partial class UdpChannel : IDisposable, IPollHandler
     private readonly Lock _lock = new();
     private int _fd;
     private ulong _registration;
-    private Exception? _registrationFailure;
+    private Exception? _loopFailure;
 
     private UdpChannel(int fd, IPEndPoint localEndPoint, EventLoop loop)
     {
@@ -164,6 +164,22 @@ public sealed partial class UdpChannel : IDisposable, IPollHandler
         {
             OnWritable();
         }
+
+        // The event used up the arming; ask again for whatever is still awaited.
+        Exception? failure;
+        lock (_lock)
+        {
+            if (IsDisposed)
+            {
+                return;
+            }
+            ArmLocked();
+            failure = _loopFailure;
+        }
+        if (failure is not null)
+        {
+            FailPendingOperations(failure);
+        }
     }
 
     void IPollHandler.OnLoopStopping() => Dispose();
@@ -178,17 +194,45 @@ public sealed partial class UdpChannel : IDisposable, IPollHandler
             }
             try
             {
-                _registration = _loop.Register(_fd, this);
-                return;
+                _registration = _loop.RegisterOnDemand(_fd, this);
             }
             catch (Exception ex)
             {
-                // Calls that find the socket ready still work; any that would have to wait for the loop fail with this.
-                _registrationFailure = new InvalidOperationException("The UDP channel could not be registered with its event loop, so it cannot wait for the socket.", ex);
+                RecordLoopFailure(ex);
             }
+            ArmLocked(); // for what began waiting before the loop got here
         }
-        FailPendingOperations(_registrationFailure);
+        if (_loopFailure is not null)
+        {
+            FailPendingOperations(_loopFailure);
+        }
     }
+
+    /// <summary>
+    /// Asks the loop for one event when the socket can do what is awaited: a pending receive, a send waiting for
+    /// room. Until the loop has registered the socket, <see cref="Register"/> does it. Caller holds the lock.
+    /// </summary>
+    private void ArmLocked()
+    {
+        PollEvents interest = (_receivePending ? PollEvents.Readable : PollEvents.None)
+            | (_writableWaiter is not null ? PollEvents.Writable : PollEvents.None);
+        if (interest == PollEvents.None || _registration == 0 || _loopFailure is not null)
+        {
+            return;
+        }
+        try
+        {
+            _loop.Arm(_fd, _registration, interest);
+        }
+        catch (Exception ex)
+        {
+            RecordLoopFailure(ex);
+        }
+    }
+
+    /// <summary>Calls that find the socket ready still work; every wait for the loop fails with this from now on.</summary>
+    private void RecordLoopFailure(Exception error)
+        => _loopFailure = new InvalidOperationException("The UDP channel's event loop cannot watch its socket, so the channel cannot wait for it.", error);
 
     private void ForgetRegistration() => _loop.ForgetClosed(_registration);
 

@@ -95,6 +95,41 @@ public sealed class PollerContractTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(Backends))]
+    public async Task OnDemand_ReportsNothingUntilArmed_ThenOnceForWhatWasAsked_EvenIfItWasAlreadyReady(string backend)
+    {
+        using IPoller poller = Create(backend);
+        (Socket local, Socket peer) = await ConnectedPairAsync();
+        using (local)
+        using (peer)
+        {
+            poller.AddOnDemand((int)local.Handle, Token);
+            await peer.SendAsync(new byte[] { 1 });
+            await Task.Delay(20);
+            Assert.Empty(Poll(poller)); // writable and readable, but nobody asked
+
+            // Armed from another thread, for readiness that is older than the arming.
+            await Task.Run(() => poller.Arm((int)local.Handle, Token, PollEvents.Readable));
+            PollEvent armed = Assert.Single(WaitFor(poller));
+            Assert.Equal(Token, armed.Token);
+            Assert.Equal(PollEvents.Readable, armed.Events);
+
+            await peer.SendAsync(new byte[] { 2 });
+            await Task.Delay(20);
+            Assert.Empty(Poll(poller)); // used up until armed again
+
+            poller.Arm((int)local.Handle, Token, PollEvents.Writable);
+            Assert.Equal(PollEvents.Writable, Assert.Single(WaitFor(poller)).Events);
+
+            Assert.Equal(2, local.Receive(new byte[8]));
+            poller.Arm((int)local.Handle, Token, PollEvents.Readable);
+            Assert.Empty(Poll(poller)); // drained: nothing to report until new data comes
+            await peer.SendAsync(new byte[] { 3 });
+            Assert.Equal(PollEvents.Readable, Assert.Single(WaitFor(poller)).Events);
+        }
+    }
+
     private static IPoller Create(string backend) => backend switch
     {
         "epoll" => new EpollPoller(),

@@ -40,6 +40,25 @@ internal static class SockAddr
         return MaxIPSize;
     }
 
+    /// <summary>
+    /// Rewrites a sockaddr_in in place as the IPv4-mapped sockaddr_in6 a dual-stack socket takes (other families
+    /// are left alone); <paramref name="address"/> has room for <see cref="MaxIPSize"/> bytes. Returns the length.
+    /// </summary>
+    public static int MapIPv4ToIPv6(Span<byte> address, int length)
+    {
+        if (length != 16 || BitConverter.ToUInt16(address) != Libc.AF_INET)
+        {
+            return length;
+        }
+        uint ip = BitConverter.ToUInt32(address[4..]); // network order, copied as is
+        address[4..MaxIPSize].Clear();
+        BitConverter.TryWriteBytes(address, (ushort)Libc.AF_INET6);
+        address[18] = 0xFF;
+        address[19] = 0xFF;
+        BitConverter.TryWriteBytes(address[20..], ip);
+        return MaxIPSize;
+    }
+
     /// <summary>The address family constant (AF_*) for <paramref name="endPoint"/>.</summary>
     public static int FamilyOf(EndPoint endPoint) => endPoint.AddressFamily switch
     {

@@ -1,15 +1,19 @@
 using System.Net;
+using System.Net.Sockets;
 using MNet.Transport.Native;
 
 namespace MNet.Transport.Udp;
 
 /// <summary>
-/// Datagrams gathered for one sendmmsg call, each copied in with its destination, so a handler's replies to a
-/// burst leave in one syscall. Not thread-safe.
+/// Datagrams gathered to leave in one sendmmsg call through <see cref="UdpChannel.SendBatchAsync"/>: each is
+/// copied in with its destination, so the caller's buffers are free again at once. Reuse one batch; it holds up to
+/// <see cref="MaxDatagrams"/> datagrams and 64 KiB. Not thread-safe.
 /// </summary>
-internal sealed unsafe class DatagramSendBatch
+public sealed unsafe class DatagramSendBatch
 {
+    /// <summary>The most datagrams one batch holds.</summary>
     public const int MaxDatagrams = 32;
+
     private const int BufferBytes = 64 * 1024;
 
     private readonly MultipleMessageHeader[] _headers = GC.AllocateArray<MultipleMessageHeader>(MaxDatagrams, pinned: true);
@@ -20,20 +24,26 @@ internal sealed unsafe class DatagramSendBatch
     private int _sent;
     private int _used;
 
-    /// <summary>Datagrams added and not yet sent (or skipped).</summary>
-    public int Remaining => _count - _sent;
+    /// <summary>Datagrams added and not yet sent.</summary>
+    public int Count => _count - _sent;
 
-    /// <summary>Copies <paramref name="datagram"/> in; false when the batch has no room for it (send the batch first).</summary>
+    /// <summary>Copies <paramref name="datagram"/> in, addressed to <paramref name="remoteEndPoint"/>.</summary>
+    /// <returns>False when the batch has no room for it: send the batch, then add it again.</returns>
+    /// <exception cref="ArgumentException"><paramref name="remoteEndPoint"/> is not an IPv4 or IPv6 endpoint.</exception>
     public bool TryAdd(ReadOnlySpan<byte> datagram, IPEndPoint remoteEndPoint)
     {
+        ArgumentNullException.ThrowIfNull(remoteEndPoint);
+        if (remoteEndPoint.AddressFamily is not (AddressFamily.InterNetwork or AddressFamily.InterNetworkV6))
+        {
+            throw new ArgumentException($"A datagram goes to an IPv4 or IPv6 address, not {remoteEndPoint.AddressFamily}.", nameof(remoteEndPoint));
+        }
         if (_count == MaxDatagrams || datagram.Length > BufferBytes - _used)
         {
             return false;
         }
 
         datagram.CopyTo(_buffer.AsSpan(_used));
-        Span<byte> address = _addresses.AsSpan(_count * SockAddr.MaxIPSize, SockAddr.MaxIPSize);
-        int addressLength = SockAddr.WriteIP(remoteEndPoint, address);
+        int addressLength = SockAddr.WriteIP(remoteEndPoint, _addresses.AsSpan(_count * SockAddr.MaxIPSize, SockAddr.MaxIPSize));
         fixed (byte* buffer = _buffer)
         fixed (byte* addresses = _addresses)
         fixed (IOVector* vectors = _vectors)
@@ -55,12 +65,25 @@ internal sealed unsafe class DatagramSendBatch
         return true;
     }
 
+    /// <summary>Drops every datagram not yet sent.</summary>
+    public void Clear() => _count = _sent = _used = 0;
+
+    /// <summary>Addresses IPv4 destinations as IPv4-mapped IPv6, the form a dual-stack socket takes.</summary>
+    internal void MapIPv4ToIPv6()
+    {
+        for (int i = _sent; i < _count; i++)
+        {
+            ref MessageHeader header = ref _headers[i].Header;
+            header.NameLength = SockAddr.MapIPv4ToIPv6(_addresses.AsSpan(i * SockAddr.MaxIPSize, SockAddr.MaxIPSize), header.NameLength);
+        }
+    }
+
     /// <summary>One sendmmsg of what remains; returns how many went, or -1 with errno set (about the first remaining one).</summary>
-    public int Send(int fd)
+    internal int Send(int fd)
     {
         fixed (MultipleMessageHeader* headers = _headers)
         {
-            int sent = Libc.SendMmsg(fd, headers + _sent, (uint)Remaining, Libc.MSG_NOSIGNAL);
+            int sent = Libc.SendMmsg(fd, headers + _sent, (uint)Count, Libc.MSG_NOSIGNAL);
             if (sent > 0)
             {
                 _sent += sent;
@@ -70,7 +93,5 @@ internal sealed unsafe class DatagramSendBatch
     }
 
     /// <summary>Gives up on the first remaining datagram (the kernel refused it) so the others can still go.</summary>
-    public void SkipFirst() => _sent++;
-
-    public void Clear() => _count = _sent = _used = 0;
+    internal void SkipFirst() => _sent++;
 }

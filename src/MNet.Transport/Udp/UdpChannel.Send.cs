@@ -31,15 +31,30 @@ public sealed partial class UdpChannel
     }
 
     /// <summary>
-    /// Sends every datagram of <paramref name="batch"/> in as few sendmmsg calls as the socket allows, then clears it.
-    /// One the kernel refuses (too long, unreachable) is skipped so the rest still go; the first such error is thrown.
+    /// Sends every datagram of <paramref name="batch"/> with as few sendmmsg calls as the socket allows (one, unless
+    /// its send buffer fills), then clears the batch. A datagram the kernel refuses (too long, unreachable) is
+    /// skipped so the rest still go, and the first such error is thrown once they have.
     /// </summary>
-    internal ValueTask SendBatchAsync(DatagramSendBatch batch, CancellationToken cancellationToken)
+    /// <exception cref="SocketException">A datagram was refused; the others were sent.</exception>
+    /// <exception cref="OperationCanceledException">Canceled while waiting for room; the datagrams not sent yet are dropped.</exception>
+    /// <exception cref="ObjectDisposedException">The channel is disposed.</exception>
+    public ValueTask SendBatchAsync(DatagramSendBatch batch, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(batch);
+        if (cancellationToken.IsCancellationRequested)
+        {
+            batch.Clear();
+            return ValueTask.FromCanceled(cancellationToken);
+        }
+
         Task writable;
         lock (_lock)
         {
             ThrowIfDisposed();
+            if (LocalEndPoint.AddressFamily == AddressFamily.InterNetworkV6)
+            {
+                batch.MapIPv4ToIPv6();
+            }
             if (TrySendBatchLocked(batch, out int failure))
             {
                 return failure == 0 ? default : ValueTask.FromException(Errno.ToSocketException(failure));
@@ -159,7 +174,7 @@ public sealed partial class UdpChannel
     private bool TrySendBatchLocked(DatagramSendBatch batch, out int failure)
     {
         failure = 0;
-        while (batch.Remaining > 0)
+        while (batch.Count > 0)
         {
             int sent = batch.Send(_fd);
             if (sent >= 0)

@@ -121,6 +121,45 @@ public sealed class UdpChannelTests
     }
 
     [Fact]
+    public async Task SendBatchAsync_DeliversEveryDatagramToItsPeer_FromADualStackChannelToIPv4Peers()
+    {
+        using UdpChannel sender = UdpChannel.Bind(new IPEndPoint(IPAddress.IPv6Any, 0));
+        using UdpChannel first = UdpChannel.Bind(AnyLoopbackPort);
+        using UdpChannel second = UdpChannel.Bind(AnyLoopbackPort);
+        IPEndPoint firstPeer = new(IPAddress.Loopback, first.LocalEndPoint.Port);
+        IPEndPoint secondPeer = new(IPAddress.Loopback, second.LocalEndPoint.Port);
+        DatagramSendBatch batch = new();
+        for (int i = 0; i < DatagramSendBatch.MaxDatagrams; i++)
+        {
+            Assert.True(batch.TryAdd(BitConverter.GetBytes(i), i % 2 == 0 ? firstPeer : secondPeer));
+        }
+        Assert.False(batch.TryAdd(new byte[1], firstPeer)); // full
+        Assert.Equal(DatagramSendBatch.MaxDatagrams, batch.Count);
+
+        await sender.SendBatchAsync(batch).AsTask().WaitAsync(s_timeout);
+
+        Assert.Equal(0, batch.Count);
+        Assert.Equal(Enumerable.Range(0, 16).Select(i => 2 * i), await ReceiveIntsAsync(first, 16));
+        Assert.Equal(Enumerable.Range(0, 16).Select(i => 2 * i + 1), await ReceiveIntsAsync(second, 16));
+    }
+
+    [Fact]
+    public async Task SendBatchAsync_SkipsADatagramTheKernelRefuses_SendsTheRest_AndThenThrows()
+    {
+        using UdpChannel sender = UdpChannel.Bind(AnyLoopbackPort);
+        using UdpChannel receiver = UdpChannel.Bind(AnyLoopbackPort);
+        DatagramSendBatch batch = new();
+        Assert.True(batch.TryAdd(BitConverter.GetBytes(1), receiver.LocalEndPoint));
+        Assert.True(batch.TryAdd(new byte[65_508], receiver.LocalEndPoint)); // one byte over the IPv4 limit
+        Assert.True(batch.TryAdd(BitConverter.GetBytes(2), receiver.LocalEndPoint));
+
+        SocketException error = await Assert.ThrowsAsync<SocketException>(() => sender.SendBatchAsync(batch).AsTask());
+        Assert.Equal(SocketError.MessageSize, error.SocketErrorCode);
+        Assert.Equal(0, batch.Count);
+        Assert.Equal(new[] { 1, 2 }, await ReceiveIntsAsync(receiver, 2));
+    }
+
+    [Fact]
     public async Task Connect_SurfacesPortUnreachableAsASocketErrorOnTheNextCall()
     {
         int closedPort = ClosedPort();
@@ -259,6 +298,20 @@ public sealed class UdpChannelTests
         byte[] buffer = new byte[4];
         await client.ReceiveAsync(buffer).AsTask().WaitAsync(s_timeout);
         Assert.Equal(10, buffer[0]);
+    }
+
+    /// <summary>Receives <paramref name="count"/> 4-byte datagrams and returns their values, sorted.</summary>
+    private static async Task<int[]> ReceiveIntsAsync(UdpChannel channel, int count)
+    {
+        int[] values = new int[count];
+        byte[] buffer = new byte[8];
+        for (int i = 0; i < count; i++)
+        {
+            DatagramReceiveResult result = await channel.ReceiveAsync(buffer).AsTask().WaitAsync(s_timeout);
+            Assert.Equal(4, result.ReceivedBytes);
+            values[i] = BitConverter.ToInt32(buffer);
+        }
+        return values.Order().ToArray();
     }
 
     /// <summary>A loopback UDP port nothing listens on (it was just bound and released).</summary>

@@ -29,4 +29,7 @@ internal static partial class MNetTransportLog
 
     [LoggerMessage(8, LogLevel.Error, "A ConnectionClosed callback of connection {ConnectionId} threw.")]
     public static partial void ConnectionClosedCallbackFailed(ILogger logger, string connectionId, Exception exception);
+
+    [LoggerMessage(9, LogLevel.Error, "A timer callback threw; the loop and its other timers go on.")]
+    public static partial void TimerCallbackFailed(ILogger logger, Exception exception);
 }

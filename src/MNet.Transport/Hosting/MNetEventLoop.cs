@@ -1,6 +1,7 @@
 using System.Net;
 using MNet.Transport.Loop;
 using MNet.Transport.Tcp;
+using MNet.Transport.Timers;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -49,6 +50,12 @@ public sealed class MNetEventLoop : IConnectionListenerFactory, IConnectionFacto
     }
 
     /// <summary>
+    /// Timers on this loop: their callbacks, and the continuations of <c>Task.Delay(delay, TimeProvider)</c> awaited
+    /// on this thread, run inside <see cref="RunOnce"/>, which sleeps no longer than the next timer allows.
+    /// </summary>
+    public LoopTimeProvider TimeProvider => _loop.TimeProvider;
+
+    /// <summary>
     /// Binds <paramref name="endpoint"/> (an <see cref="IPEndPoint"/>, a <see cref="System.Net.Sockets.UnixDomainSocketEndPoint"/>
     /// or a <see cref="FileHandleEndPoint"/> of an inherited listening socket) at once; connections are accepted inside
     /// <see cref="RunOnce"/>.
@@ -73,7 +80,7 @@ public sealed class MNetEventLoop : IConnectionListenerFactory, IConnectionFacto
     /// </summary>
     /// <param name="timeout">How long to wait when nothing is ready: <see cref="TimeSpan.Zero"/> polls,
     /// <see cref="Timeout.InfiniteTimeSpan"/> waits until something is.</param>
-    /// <returns>How many I/O events and work items ran; 0 when the wait timed out.</returns>
+    /// <returns>How many I/O events, timers and work items ran; 0 when the wait timed out.</returns>
     /// <exception cref="InvalidOperationException">Called from another thread, or from work this loop is running.</exception>
     /// <exception cref="ObjectDisposedException">The loop was disposed.</exception>
     public int RunOnce(TimeSpan timeout)

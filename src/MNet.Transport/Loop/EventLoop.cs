@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.IO.Pipelines;
 using MNet.Transport.Diagnostics;
+using MNet.Transport.Timers;
 using Microsoft.Extensions.Logging;
 
 namespace MNet.Transport.Loop;
@@ -35,6 +36,8 @@ internal sealed class EventLoop
         _poller = poller;
         _logger = logger;
         Scheduler = new LoopScheduler(this);
+        Timers = new TimerWheel(MonotonicClock.NowTick(), logger);
+        TimeProvider = new LoopTimeProvider(this);
     }
 
     public int Id { get; }
@@ -43,6 +46,15 @@ internal sealed class EventLoop
     public PipeScheduler Scheduler { get; }
 
     public bool IsOnLoopThread => _thread == Thread.CurrentThread;
+
+    /// <summary>The loop's timers, fired after each poll; the poll sleeps no longer than the next needs. Loop thread only.</summary>
+    public TimerWheel Timers { get; }
+
+    /// <summary>Creates timers on <see cref="Timers"/> from any thread.</summary>
+    public LoopTimeProvider TimeProvider { get; }
+
+    /// <summary>The loop thread has ended (or the caller-driven loop was stopped); work scheduled now runs on the thread pool.</summary>
+    public bool HasExited => _hasExited;
 
     public void Start()
     {
@@ -250,6 +262,11 @@ internal sealed class EventLoop
     {
         Interlocked.Exchange(ref _sleeping, 1);
         int timeout = _work.IsEmpty && !_stopRequested ? timeoutMilliseconds : 0;
+        if (timeout != 0 && Timers.Count > 0)
+        {
+            int untilTimer = MonotonicClock.MillisecondsUntil(Timers.NextTick());
+            timeout = timeout < 0 ? untilTimer : Math.Min(timeout, untilTimer);
+        }
         int count = _poller.Wait(_events, timeout);
         Interlocked.Exchange(ref _sleeping, 0);
 
@@ -273,7 +290,8 @@ internal sealed class EventLoop
             }
         }
 
-        return count + RunQueuedWork();
+        int fired = Timers.Count > 0 ? Timers.RunDue(MonotonicClock.NowTick()) : 0;
+        return count + fired + RunQueuedWork();
     }
 
     private int RunQueuedWork()

@@ -110,6 +110,49 @@ public sealed class CallerDrivenLoopTests
     }
 
     [Fact]
+    public async Task DelayPeriodicTimerAndCancellationTokenSource_OnItsTimeProvider_RunInsideRunOnce()
+    {
+        List<string> steps = await OnOwnThread(() =>
+        {
+            using MNetEventLoop loop = new();
+            TimeProvider time = loop.TimeProvider;
+            int driver = Environment.CurrentManagedThreadId;
+            List<string> steps = [];
+
+            async Task ScenarioAsync()
+            {
+                long start = time.GetTimestamp();
+                await Task.Delay(TimeSpan.FromMilliseconds(20), time);
+                Assert.True(time.GetElapsedTime(start) >= TimeSpan.FromMilliseconds(20));
+                steps.Add($"delay on driver: {Environment.CurrentManagedThreadId == driver}");
+
+                using PeriodicTimer periodic = new(TimeSpan.FromMilliseconds(5), time);
+                for (int i = 0; i < 3; i++)
+                {
+                    Assert.True(await periodic.WaitForNextTickAsync());
+                }
+                steps.Add($"periodic on driver: {Environment.CurrentManagedThreadId == driver}");
+
+                using CancellationTokenSource cts = new(TimeSpan.FromMilliseconds(10), time);
+                await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Task.Delay(Timeout.Infinite, cts.Token));
+                steps.Add($"cancel on driver: {Environment.CurrentManagedThreadId == driver}");
+            }
+
+            Task scenario = ScenarioAsync();
+            long deadline = Environment.TickCount64 + (long)Deadline.TotalMilliseconds;
+            while (!scenario.IsCompleted && Environment.TickCount64 < deadline)
+            {
+                loop.RunOnce(Timeout.InfiniteTimeSpan); // nothing but a due timer can end this wait
+            }
+            Assert.True(scenario.IsCompleted, "the timers never woke the loop");
+            scenario.GetAwaiter().GetResult();
+            return steps;
+        });
+
+        Assert.Equal(["delay on driver: True", "periodic on driver: True", "cancel on driver: True"], steps);
+    }
+
+    [Fact]
     public async Task TheLoopBelongsToItsThread_AndRejectsMisuse_WithClearErrors()
     {
         SynchronizationContext previous = new();

@@ -32,8 +32,20 @@ public sealed class MNetTransportOptions
     /// </summary>
     public bool UnsafePreferInlineScheduling { get; set; }
 
+    /// <summary>
+    /// How long a client connect (<see cref="MNetConnectionFactory.ConnectAsync"/>, all addresses of a host name
+    /// included) may take before it fails with a <see cref="System.Net.Sockets.SocketException"/> of
+    /// <see cref="System.Net.Sockets.SocketError.TimedOut"/>. Timed on the event loop's timers. Defaults to
+    /// <see cref="Timeout.InfiniteTimeSpan"/>: only the caller's token ends a connect.
+    /// </summary>
+    public TimeSpan ConnectTimeout { get; set; } = Timeout.InfiniteTimeSpan;
+
     internal void Validate()
     {
+        if (ConnectTimeout <= TimeSpan.Zero && ConnectTimeout != Timeout.InfiniteTimeSpan)
+        {
+            throw new ArgumentOutOfRangeException(nameof(ConnectTimeout), ConnectTimeout, $"{nameof(ConnectTimeout)} must be positive or Timeout.InfiniteTimeSpan.");
+        }
         if (LoopCount < 1)
         {
             throw new ArgumentOutOfRangeException(nameof(LoopCount), LoopCount, $"{nameof(LoopCount)} must be at least 1.");

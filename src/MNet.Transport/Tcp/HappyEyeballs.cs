@@ -16,6 +16,7 @@ internal static class HappyEyeballs
         DnsEndPoint host,
         IReadOnlyList<IPAddress> addresses,
         Func<EndPoint, CancellationToken, Task<TcpConnection>> connect,
+        TimeProvider timers,
         CancellationToken cancellationToken)
     {
         List<IPAddress> ordered = Interleave(addresses);
@@ -32,7 +33,7 @@ internal static class HappyEyeballs
                     running.Add(connect(new IPEndPoint(ordered[next++], host.Port), attempts.Token));
                 }
 
-                Task delay = Task.Delay(next < ordered.Count ? AttemptDelay : Timeout.InfiniteTimeSpan, cancellationToken);
+                Task delay = Task.Delay(next < ordered.Count ? AttemptDelay : Timeout.InfiniteTimeSpan, timers, cancellationToken);
                 Task finished = await Task.WhenAny([.. running, delay]).ConfigureAwait(false);
                 if (finished == delay)
                 {

@@ -13,6 +13,29 @@ internal static class TcpConnector
     {
         ArgumentNullException.ThrowIfNull(endpoint);
         (LoopGroup loops, TcpConnectionSettings[] settings) = runtime.EnsureStarted();
+        TimeProvider timers = loops.Next().TimeProvider;
+        TimeSpan limit = runtime.Options.ConnectTimeout;
+        if (limit == Timeout.InfiniteTimeSpan)
+        {
+            return await ConnectCoreAsync(endpoint, loops, settings, timers, cancellationToken).ConfigureAwait(false);
+        }
+
+        // A loop timer, so a connect with a time limit costs no thread-pool timer.
+        using CancellationTokenSource timeout = new(limit, timers);
+        using CancellationTokenSource linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+        try
+        {
+            return await ConnectCoreAsync(endpoint, loops, settings, timers, linked.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            throw new SocketException((int)SocketError.TimedOut, $"connect {endpoint} timed out after {limit.TotalMilliseconds} ms");
+        }
+    }
+
+    private static async ValueTask<ConnectionContext> ConnectCoreAsync(
+        EndPoint endpoint, LoopGroup loops, TcpConnectionSettings[] settings, TimeProvider timers, CancellationToken cancellationToken)
+    {
         Task<TcpConnection> Connect(EndPoint remote, CancellationToken token) => TcpConnection.ConnectAsync(remote, settings[loops.Next().Id], token);
 
         switch (endpoint)
@@ -21,7 +44,7 @@ internal static class TcpConnector
                 return await Connect(endpoint, cancellationToken).ConfigureAwait(false);
             case DnsEndPoint host:
                 IPAddress[] addresses = await ResolveAsync(host, cancellationToken).ConfigureAwait(false);
-                return await HappyEyeballs.ConnectAsync(host, addresses, Connect, cancellationToken).ConfigureAwait(false);
+                return await HappyEyeballs.ConnectAsync(host, addresses, Connect, timers, cancellationToken).ConfigureAwait(false);
             default:
                 throw new NotSupportedException($"The MNet transport cannot connect to {endpoint.GetType().Name} '{endpoint}'.");
         }

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
@@ -7,6 +8,8 @@ using MNet.Transport.Hosting;
 using MNet.Transport.Tests.Infrastructure;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
 
 namespace MNet.Transport.Tests.Server;
 
@@ -273,7 +276,49 @@ public sealed class StandaloneServerTests
     [Fact]
     public async Task Connect_ThatCannotComplete_IsCanceledByTheToken_NamingTheEndpoint_AndLeaksNothing()
     {
-        // A listener that never accepts, with its queue full: further SYNs are dropped and connects hang.
+        await WithHangingEndPointAsync(async hangingEndPoint =>
+        {
+            int baseline = ProcessResources.OpenFileDescriptors;
+            await using MNetConnectionFactory hanging = new();
+
+            using CancellationTokenSource timeout = new(TimeSpan.FromMilliseconds(300));
+            OperationCanceledException canceled = await Assert.ThrowsAnyAsync<OperationCanceledException>(
+                async () => await hanging.ConnectAsync(hangingEndPoint, timeout.Token));
+
+            Assert.Contains(hangingEndPoint.ToString()!, canceled.Message, StringComparison.Ordinal);
+            Assert.Equal(timeout.Token, canceled.CancellationToken);
+            await hanging.DisposeAsync();
+            int open = await ProcessResources.SettleAsync(() => ProcessResources.OpenFileDescriptors, baseline);
+            Assert.True(open <= baseline, ProcessResources.DescribeFileDescriptors());
+        });
+    }
+
+    [Fact]
+    public async Task ConnectTimeout_FailsAConnectThatCannotComplete_WithTimedOut_NamingTheEndpoint()
+    {
+        await WithHangingEndPointAsync(async hangingEndPoint =>
+        {
+            await using MNetConnectionFactory client = new(
+                Options.Create(new MNetTransportOptions { ConnectTimeout = TimeSpan.FromMilliseconds(300) }), NullLoggerFactory.Instance);
+            long start = Stopwatch.GetTimestamp();
+
+            SocketException timedOut = await Assert.ThrowsAsync<SocketException>(async () => await client.ConnectAsync(hangingEndPoint));
+
+            Assert.Equal(SocketError.TimedOut, timedOut.SocketErrorCode);
+            Assert.Contains(hangingEndPoint.ToString()!, timedOut.Message, StringComparison.Ordinal);
+            Assert.True(Stopwatch.GetElapsedTime(start) >= TimeSpan.FromMilliseconds(300));
+
+            // The caller's own token still reports as a cancellation, not a timeout.
+            using CancellationTokenSource mine = new(TimeSpan.FromMilliseconds(50));
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await client.ConnectAsync(hangingEndPoint, mine.Token));
+        });
+        Assert.Throws<ArgumentOutOfRangeException>(
+            "ConnectTimeout", () => new MNetConnectionFactory(Options.Create(new MNetTransportOptions { ConnectTimeout = TimeSpan.Zero }), NullLoggerFactory.Instance));
+    }
+
+    /// <summary>Runs <paramref name="body"/> with the endpoint of a listener that never accepts and whose queue is full: SYNs to it are dropped.</summary>
+    private static async Task WithHangingEndPointAsync(Func<EndPoint, Task> body)
+    {
         using Socket full = new(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         full.Bind(AnyLoopbackPort);
         full.Listen(0);
@@ -287,18 +332,7 @@ public sealed class StandaloneServerTests
                 _ = filler.ConnectAsync(full.LocalEndPoint!);
             }
             await Task.Delay(200);
-            int baseline = ProcessResources.OpenFileDescriptors;
-            await using MNetConnectionFactory hanging = new();
-
-            using CancellationTokenSource timeout = new(TimeSpan.FromMilliseconds(300));
-            OperationCanceledException canceled = await Assert.ThrowsAnyAsync<OperationCanceledException>(
-                async () => await hanging.ConnectAsync(full.LocalEndPoint!, timeout.Token));
-
-            Assert.Contains(full.LocalEndPoint!.ToString()!, canceled.Message, StringComparison.Ordinal);
-            Assert.Equal(timeout.Token, canceled.CancellationToken);
-            await hanging.DisposeAsync();
-            int open = await ProcessResources.SettleAsync(() => ProcessResources.OpenFileDescriptors, baseline);
-            Assert.True(open <= baseline, ProcessResources.DescribeFileDescriptors());
+            await body(full.LocalEndPoint!);
         }
         finally
         {

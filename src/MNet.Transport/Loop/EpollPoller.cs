@@ -47,21 +47,15 @@ internal sealed unsafe class EpollPoller : IPoller
         _events = (EpollEvent*)NativeMemory.Alloc((nuint)capacity, (nuint)sizeof(EpollEvent));
     }
 
-    public void Add(int fd, ulong token)
+    public void Add(int fd, ulong token) => Add(fd, token, SocketEvents);
+
+    public void AddOnDemand(int fd, ulong token) => Add(fd, token, Libc.EPOLLONESHOT); // disabled until armed
+
+    private void Add(int fd, ulong token, uint events)
     {
         // After Dispose the epoll descriptor number may belong to someone else.
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        EpollEvent ev = new() { Events = SocketEvents, Data = token };
-        if (Libc.EpollCtl(_epollFd, Libc.EPOLL_CTL_ADD, fd, &ev) != 0)
-        {
-            throw Errno.ToException(Errno.Last, "epoll_ctl");
-        }
-    }
-
-    public void AddOnDemand(int fd, ulong token)
-    {
-        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        EpollEvent ev = new() { Events = Libc.EPOLLONESHOT, Data = token }; // disabled until armed
+        EpollEvent ev = new() { Events = events, Data = token };
         if (Libc.EpollCtl(_epollFd, Libc.EPOLL_CTL_ADD, fd, &ev) != 0)
         {
             throw Errno.ToException(Errno.Last, "epoll_ctl");

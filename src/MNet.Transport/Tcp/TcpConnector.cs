@@ -13,7 +13,7 @@ internal static class TcpConnector
     {
         ArgumentNullException.ThrowIfNull(endpoint);
         (LoopGroup loops, TcpConnectionSettings[] settings) = runtime.EnsureStarted();
-        TimeProvider timers = loops.Next().TimeProvider;
+        TimeProvider timers = loops[0].TimeProvider; // not Next(): that would skew which loops the connections land on
         TimeSpan limit = runtime.Options.ConnectTimeout;
         if (limit == Timeout.InfiniteTimeSpan)
         {

@@ -63,7 +63,6 @@ internal sealed unsafe class DatagramReceiveBatch : IDisposable
             int received = Libc.RecvMmsg(fd, headers, MaxDatagrams, 0, null);
             if (received <= 0)
             {
-                _count = _next = 0;
                 datagram = default;
                 return false;
             }

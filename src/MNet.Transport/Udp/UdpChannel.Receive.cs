@@ -50,18 +50,14 @@ public sealed partial class UdpChannel
                 return ValueTask.FromException<DatagramReceiveResult>(Errno.ToSocketException(errno));
             }
 
-            // Armed after the read found nothing: arming checks readiness, so a datagram arriving in between is reported.
             _receivePending = true;
-            ArmLocked();
-            if (_loopFailure is not null)
-            {
-                _receivePending = false;
-                return ValueTask.FromException<DatagramReceiveResult>(_loopFailure);
-            }
             _pendingBuffer = buffer;
             _pendingToken = cancellationToken;
             _receiveOperation.Reset();
             pending = _receiveOperation.Task;
+            // Armed after the read found nothing: arming checks readiness, so a datagram arriving in between is
+            // reported. If the loop cannot be armed, this fails the receive just set up.
+            ArmLocked();
         }
 
         if (cancellationToken.CanBeCanceled)

@@ -201,14 +201,9 @@ public sealed partial class UdpChannel
 
     private Task WaitWritableLocked()
     {
-        _writableWaiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        ArmLocked();
-        if (_loopFailure is not null)
-        {
-            _writableWaiter = null;
-            return Task.FromException(_loopFailure);
-        }
-        return _writableWaiter.Task;
+        Task writable = (_writableWaiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+        ArmLocked(); // fails the wait (and any other) if the loop cannot be armed
+        return writable;
     }
 
     private void OnWritable()

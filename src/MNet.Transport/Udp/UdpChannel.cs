@@ -166,19 +166,12 @@ public sealed partial class UdpChannel : IDisposable, IPollHandler
         }
 
         // The event used up the arming; ask again for whatever is still awaited.
-        Exception? failure;
         lock (_lock)
         {
-            if (IsDisposed)
+            if (!IsDisposed)
             {
-                return;
+                ArmLocked();
             }
-            ArmLocked();
-            failure = _loopFailure;
-        }
-        if (failure is not null)
-        {
-            FailPendingOperations(failure);
         }
     }
 
@@ -202,31 +195,35 @@ public sealed partial class UdpChannel : IDisposable, IPollHandler
             }
             ArmLocked(); // for what began waiting before the loop got here
         }
-        if (_loopFailure is not null)
-        {
-            FailPendingOperations(_loopFailure);
-        }
     }
 
     /// <summary>
     /// Asks the loop for one event when the socket can do what is awaited: a pending receive, a send waiting for
-    /// room. Until the loop has registered the socket, <see cref="Register"/> does it. Caller holds the lock.
+    /// room. Until the loop has registered the socket, <see cref="Register"/> does it. Once the loop has failed the
+    /// channel, every such wait fails here instead. Caller holds the lock (which the failing re-enters).
     /// </summary>
     private void ArmLocked()
     {
         PollEvents interest = (_receivePending ? PollEvents.Readable : PollEvents.None)
             | (_writableWaiter is not null ? PollEvents.Writable : PollEvents.None);
-        if (interest == PollEvents.None || _registration == 0 || _loopFailure is not null)
+        if (interest == PollEvents.None)
         {
             return;
         }
-        try
+        if (_loopFailure is null && _registration != 0)
         {
-            _loop.Arm(_fd, _registration, interest);
+            try
+            {
+                _loop.Arm(_fd, _registration, interest);
+            }
+            catch (Exception ex)
+            {
+                RecordLoopFailure(ex);
+            }
         }
-        catch (Exception ex)
+        if (_loopFailure is not null)
         {
-            RecordLoopFailure(ex);
+            FailPendingOperations(_loopFailure);
         }
     }
 

@@ -183,7 +183,8 @@ internal sealed partial class TcpConnection : ConnectionContext, IPollHandler
             _socketError ??= error;
             StopSending();
         }
-        writer.Complete(_abortReason ?? error);
+        // A send that failed first (the reset seen on send) stopped receiving: the input still says why.
+        writer.Complete(_abortReason ?? error ?? _socketError);
         FireConnectionClosed(); // as Kestrel's Sockets transport: the peer is gone (or went quiet for good)
     }
 

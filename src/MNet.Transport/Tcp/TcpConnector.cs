@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using MNet.Transport.Dns;
 using MNet.Transport.Hosting;
 using MNet.Transport.Loop;
 using Microsoft.AspNetCore.Connections;
@@ -12,12 +13,11 @@ internal static class TcpConnector
     public static async ValueTask<ConnectionContext> ConnectAsync(EndPoint endpoint, TransportRuntime runtime, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(endpoint);
-        (LoopGroup loops, TcpConnectionSettings[] settings) = runtime.EnsureStarted();
-        TimeProvider timers = loops[0].TimeProvider; // not Next(): that would skew which loops the connections land on
+        TimeProvider timers = runtime.EnsureStarted().Loops[0].TimeProvider; // not Next(): that would skew which loops the connections land on
         TimeSpan limit = runtime.Options.ConnectTimeout;
         if (limit == Timeout.InfiniteTimeSpan)
         {
-            return await ConnectCoreAsync(endpoint, loops, settings, timers, cancellationToken).ConfigureAwait(false);
+            return await ConnectCoreAsync(endpoint, runtime, timers, cancellationToken).ConfigureAwait(false);
         }
 
         // A loop timer, so a connect with a time limit costs no thread-pool timer.
@@ -25,7 +25,7 @@ internal static class TcpConnector
         using CancellationTokenSource linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
         try
         {
-            return await ConnectCoreAsync(endpoint, loops, settings, timers, linked.Token).ConfigureAwait(false);
+            return await ConnectCoreAsync(endpoint, runtime, timers, linked.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
@@ -34,8 +34,9 @@ internal static class TcpConnector
     }
 
     private static async ValueTask<ConnectionContext> ConnectCoreAsync(
-        EndPoint endpoint, LoopGroup loops, TcpConnectionSettings[] settings, TimeProvider timers, CancellationToken cancellationToken)
+        EndPoint endpoint, TransportRuntime runtime, TimeProvider timers, CancellationToken cancellationToken)
     {
+        (LoopGroup loops, TcpConnectionSettings[] settings) = runtime.EnsureStarted();
         Task<TcpConnection> Connect(EndPoint remote, CancellationToken token) => TcpConnection.ConnectAsync(remote, settings[loops.Next().Id], token);
 
         switch (endpoint)
@@ -43,26 +44,22 @@ internal static class TcpConnector
             case IPEndPoint or UnixDomainSocketEndPoint:
                 return await Connect(endpoint, cancellationToken).ConfigureAwait(false);
             case DnsEndPoint host:
-                IPAddress[] addresses = await ResolveAsync(host, cancellationToken).ConfigureAwait(false);
+                IReadOnlyList<IPAddress> addresses = await ResolveAsync(host, runtime.Resolver, cancellationToken).ConfigureAwait(false);
                 return await HappyEyeballs.ConnectAsync(host, addresses, Connect, timers, cancellationToken).ConfigureAwait(false);
             default:
                 throw new NotSupportedException($"The MNet transport cannot connect to {endpoint.GetType().Name} '{endpoint}'.");
         }
     }
 
-    private static async Task<IPAddress[]> ResolveAsync(DnsEndPoint host, CancellationToken cancellationToken)
+    private static async Task<IReadOnlyList<IPAddress>> ResolveAsync(DnsEndPoint host, DnsResolver resolver, CancellationToken cancellationToken)
     {
-        IPAddress[] addresses;
         try
         {
-            addresses = await Dns.GetHostAddressesAsync(host.Host, host.AddressFamily, cancellationToken).ConfigureAwait(false);
+            return await resolver.GetHostAddressesAsync(host.Host, host.AddressFamily, cancellationToken).ConfigureAwait(false);
         }
         catch (SocketException ex)
         {
             throw new SocketException((int)ex.SocketErrorCode, $"Could not resolve {host.Host}: {ex.Message}");
         }
-        return addresses.Length > 0
-            ? addresses
-            : throw new SocketException((int)SocketError.HostNotFound, $"{host.Host} has no address of family {host.AddressFamily}.");
     }
 }

@@ -343,7 +343,7 @@ public sealed class StandaloneServerTests
     [Fact]
     public async Task Connect_ToAHostName_FallsBackAcrossAddresses()
     {
-        IPAddress[] localhost = await Dns.GetHostAddressesAsync("localhost");
+        IPAddress[] localhost = await System.Net.Dns.GetHostAddressesAsync("localhost");
         await using ServerHost host = await ServerHost.StartAsync(o => o.ListenTcp(AnyLoopbackPort, c => c.UseConnectionHandler<EchoHandler>()));
         int port = ((IPEndPoint)host.EndPoint).Port;
         await using MNetConnectionFactory client = new();

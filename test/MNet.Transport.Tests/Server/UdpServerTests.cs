@@ -1,4 +1,3 @@
-using System.Diagnostics.Metrics;
 using System.Net;
 using MNet.Transport.Tests.Infrastructure;
 using MNet.Transport.Udp;
@@ -103,7 +102,7 @@ public sealed class UdpServerTests
         const int capacity = 16;
         TaskCompletionSource release = new(TaskCreationOptions.RunContinuationsAsynchronously);
         int handled = 0;
-        using DroppedDatagramCounter dropped = new();
+        using MetricCounter dropped = new("mnet.udp.datagrams.dropped");
         await using ServerHost host = await ServerHost.StartAsync(o => o.ListenUdp(
             AnyLoopbackPort,
             async d =>
@@ -205,29 +204,5 @@ public sealed class UdpServerTests
         using UdpChannel rebound = UdpChannel.Bind(server);
         rebound.Dispose();
         Assert.Equal(baseline, await ProcessResources.SettleAsync(() => ProcessResources.OpenFileDescriptors, baseline));
-    }
-
-    /// <summary>Adds up the mnet.udp.datagrams.dropped measurements made while it listens.</summary>
-    private sealed class DroppedDatagramCounter : IDisposable
-    {
-        private readonly MeterListener _listener = new();
-        private long _total;
-
-        public DroppedDatagramCounter()
-        {
-            _listener.InstrumentPublished = (instrument, listener) =>
-            {
-                if (instrument.Meter.Name == "MNet.Transport" && instrument.Name == "mnet.udp.datagrams.dropped")
-                {
-                    listener.EnableMeasurementEvents(instrument);
-                }
-            };
-            _listener.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref _total, value));
-            _listener.Start();
-        }
-
-        public long Total => Interlocked.Read(ref _total);
-
-        public void Dispose() => _listener.Dispose();
     }
 }

@@ -4,6 +4,7 @@ using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using MNet.Transport.Dns;
 using MNet.Transport.Hosting;
 using MNet.Transport.Tests.Infrastructure;
 using Microsoft.AspNetCore.Connections;
@@ -355,6 +356,25 @@ public sealed class StandaloneServerTests
         using CancellationTokenSource canceled = new();
         await canceled.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await client.ConnectAsync(new DnsEndPoint("localhost", port), canceled.Token));
+    }
+
+    [Fact]
+    public async Task Connect_ToAHostName_ResolvesThroughTheConfiguredDnsServers()
+    {
+        await using FakeDnsServer dns = FakeDnsServer.Start();
+        dns.Zone.AddAaaa("echo.mnet.test", "::1").AddA("echo.mnet.test", "127.0.0.1");
+        await using ServerHost host = await ServerHost.StartAsync(o => o.ListenTcp(AnyLoopbackPort, c => c.UseConnectionHandler<EchoHandler>()));
+        int port = ((IPEndPoint)host.EndPoint).Port;
+        DnsResolverOptions resolver = new() { HostsFilePath = null };
+        resolver.Servers.Add(dns.EndPoint);
+        await using MNetConnectionFactory client = new(Options.Create(new MNetTransportOptions { Dns = resolver }), NullLoggerFactory.Instance);
+
+        Assert.True(await EchoOnceAsync(client, new DnsEndPoint("echo.mnet.test", port), 6));
+        Assert.Contains(dns.Queries, q => q.Name == "echo.mnet.test" && q.Type == DnsWire.A);
+
+        SocketException unknown = await Assert.ThrowsAsync<SocketException>(async () => await client.ConnectAsync(new DnsEndPoint("missing.mnet.test", port)));
+        Assert.Equal(SocketError.HostNotFound, unknown.SocketErrorCode);
+        Assert.Contains("missing.mnet.test", unknown.Message, StringComparison.Ordinal);
     }
 
     private static async Task<bool> EchoOnceAsync(MNetConnectionFactory client, EndPoint endPoint, int id)

@@ -32,10 +32,15 @@ public sealed class SampleProcess : IAsyncDisposable
     public string Output => string.Join('\n', _lines);
 
     /// <summary>Starts the EchoServer sample with <paramref name="arguments"/>.</summary>
-    public static SampleProcess StartEchoServer(params string[] arguments)
+    public static SampleProcess StartEchoServer(params string[] arguments) => Start("EchoServerSample", arguments);
+
+    /// <summary>Starts the NtpClient sample with <paramref name="arguments"/>.</summary>
+    public static SampleProcess StartNtpClient(params string[] arguments) => Start("NtpClientSample", arguments);
+
+    private static SampleProcess Start(string sample, string[] arguments)
     {
         string dll = typeof(SampleProcess).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
-            .Single(a => a.Key == "EchoServerSample").Value!;
+            .Single(a => a.Key == sample).Value!;
         ProcessStartInfo start = new("dotnet")
         {
             UseShellExecute = false,

@@ -73,7 +73,9 @@ public sealed partial class DnsResolver
             int length = DnsQueryWriter.Write(buffer, id, name, type);
             EventLoop loop = _runtime.EnsureStarted().Loops.Next();
             IPAddress any = server.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any;
-            using UdpChannel channel = UdpChannel.Bind(new IPEndPoint(any, 0), null, loop); // a fresh random port per query
+            // A fresh random port per query. The reply's continuation (parse, maybe the next query) is short and never
+            // blocks, so it runs on the loop that read the datagram rather than hopping to the thread pool.
+            using UdpChannel channel = UdpChannel.Bind(new IPEndPoint(any, 0), null, loop, completeReceivesInline: true);
             channel.Connect(server);
             await channel.SendAsync(buffer.AsMemory(0, length)).ConfigureAwait(false);
 

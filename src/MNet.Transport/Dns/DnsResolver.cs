@@ -59,6 +59,9 @@ public sealed partial class DnsResolver
         _cache = new DnsCache(options.MaxCacheEntries, cacheClock);
     }
 
+    /// <summary>The answers kept for their TTL (for benchmarks and tests).</summary>
+    internal DnsCache Cache => _cache;
+
     /// <summary>
     /// The addresses of <paramref name="hostName"/>: an address literal as it is, a name from the hosts file, the cache,
     /// or the name servers (with the search domains, as resolv.conf's <c>ndots</c> directs). A cached answer returns

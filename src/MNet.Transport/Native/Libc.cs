@@ -101,6 +101,9 @@ internal static unsafe partial class Libc
     [LibraryImport(LibraryName, EntryPoint = "sendmsg", SetLastError = true)]
     public static partial nint SendMsg(int fd, MessageHeader* message, int flags);
 
+    [LibraryImport(LibraryName, EntryPoint = "recvmsg", SetLastError = true)]
+    public static partial nint RecvMsg(int fd, MessageHeader* message, int flags);
+
     [LibraryImport(LibraryName, EntryPoint = "recvmmsg", SetLastError = true)]
     public static partial int RecvMmsg(int fd, MultipleMessageHeader* messages, uint count, int flags, void* timeout);
 

@@ -90,7 +90,7 @@ internal sealed unsafe class DatagramReceiveBatch : IDisposable
     }
 
     /// <summary>The sender's sockaddr of a datagram this batch described.</summary>
-    public ReadOnlySpan<byte> AddressOf(in ReceivedDatagram datagram)
+    public ReadOnlySpan<byte> AddressOf(ReceivedDatagram datagram)
         => _addresses.AsSpan(datagram.Index * SockAddr.MaxIPSize, datagram.AddressLength);
 
     /// <summary>Unmaps the slots; datagrams still waiting in them are dropped.</summary>

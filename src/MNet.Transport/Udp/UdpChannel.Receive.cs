@@ -10,6 +10,7 @@ public sealed partial class UdpChannel
 {
     private readonly ReceiveOperation _receiveOperation;
     private DatagramReceiveBatch? _batch;
+    private bool _hasReceived;
     private bool _receivePending;
     private Memory<byte> _pendingBuffer;
     private CancellationToken _pendingToken;
@@ -112,20 +113,40 @@ public sealed partial class UdpChannel
         Complete(cancellation, default, new OperationCanceledException(token));
     }
 
-    /// <summary>Takes a datagram received ahead, or reads with recvmmsg. Caller holds the lock.</summary>
+    /// <summary>
+    /// Takes a datagram received ahead, or reads with recvmmsg. The first datagram is read with a plain recvmsg
+    /// instead: a channel that receives one (a DNS query's) never builds the batch. Caller holds the lock.
+    /// </summary>
     private bool TryReceiveLocked(Span<byte> buffer, out DatagramReceiveResult result, out int errno)
     {
-        DatagramReceiveBatch batch = _batch ??= new DatagramReceiveBatch();
         ReceivedDatagram datagram;
-        if (batch.HasAhead)
+        Span<byte> sender = stackalloc byte[SockAddr.MaxIPSize];
+        scoped ReadOnlySpan<byte> address;
+        if (!_hasReceived)
         {
-            datagram = batch.TakeAhead(buffer);
+            if (!TryReceiveOne(_fd, buffer, sender, out datagram))
+            {
+                errno = Errno.Last;
+                result = default;
+                return false;
+            }
+            _hasReceived = true;
+            address = sender[..datagram.AddressLength];
         }
-        else if (!batch.TryReceive(_fd, buffer, out datagram))
+        else
         {
-            errno = Errno.Last;
-            result = default;
-            return false;
+            DatagramReceiveBatch batch = _batch ??= new DatagramReceiveBatch();
+            if (batch.HasAhead)
+            {
+                datagram = batch.TakeAhead(buffer);
+            }
+            else if (!batch.TryReceive(_fd, buffer, out datagram))
+            {
+                errno = Errno.Last;
+                result = default;
+                return false;
+            }
+            address = batch.AddressOf(datagram);
         }
 
         errno = 0;
@@ -134,8 +155,21 @@ public sealed partial class UdpChannel
         {
             MNetMetrics.DatagramsTruncated.Add(1);
         }
-        result = new DatagramReceiveResult(datagram.Length, PeerOf(batch.AddressOf(datagram)), datagram.IsTruncated);
+        result = new DatagramReceiveResult(datagram.Length, PeerOf(address), datagram.IsTruncated);
         return true;
+    }
+
+    private static unsafe bool TryReceiveOne(int fd, Span<byte> buffer, Span<byte> sender, out ReceivedDatagram datagram)
+    {
+        fixed (byte* data = buffer)
+        fixed (byte* name = sender)
+        {
+            IOVector vector = new() { Base = data, Length = (nuint)buffer.Length };
+            MessageHeader header = new() { Name = name, NameLength = sender.Length, IOVectors = &vector, IOVectorCount = 1 };
+            nint received = Libc.RecvMsg(fd, &header, 0);
+            datagram = received < 0 ? default : new ReceivedDatagram(0, (int)received, (header.Flags & Libc.MSG_TRUNC) != 0, header.NameLength);
+            return received >= 0;
+        }
     }
 
     /// <summary>The sender as an <see cref="IPEndPoint"/>, reusing the last one when the same peer sends again.</summary>
@@ -189,10 +223,10 @@ public sealed partial class UdpChannel
         }
     }
 
-    /// <summary>The one reusable awaitable behind pending receives; continuations never run on the loop thread.</summary>
-    private sealed class ReceiveOperation : IValueTaskSource<DatagramReceiveResult>
+    /// <summary>The one reusable awaitable behind pending receives; unless made for inline use, continuations never run on the loop thread.</summary>
+    private sealed class ReceiveOperation(bool runContinuationsAsynchronously) : IValueTaskSource<DatagramReceiveResult>
     {
-        private ManualResetValueTaskSourceCore<DatagramReceiveResult> _core = new() { RunContinuationsAsynchronously = true };
+        private ManualResetValueTaskSourceCore<DatagramReceiveResult> _core = new() { RunContinuationsAsynchronously = runContinuationsAsynchronously };
 
         public ValueTask<DatagramReceiveResult> Task => new(this, _core.Version);
 

@@ -24,12 +24,12 @@ public sealed partial class UdpChannel : IDisposable, IPollHandler
     private ulong _registration;
     private Exception? _loopFailure;
 
-    private UdpChannel(int fd, IPEndPoint localEndPoint, EventLoop loop)
+    private UdpChannel(int fd, IPEndPoint localEndPoint, EventLoop loop, bool completeReceivesInline)
     {
         _fd = fd;
         _loop = loop;
         LocalEndPoint = localEndPoint;
-        _receiveOperation = new ReceiveOperation();
+        _receiveOperation = new ReceiveOperation(runContinuationsAsynchronously: !completeReceivesInline);
         // Registered on the loop; until then the socket already works from the calling thread, and epoll reports a
         // readiness that predates the registration when it is added.
         loop.Schedule(static state => ((UdpChannel)state!).Register(), this);
@@ -48,7 +48,14 @@ public sealed partial class UdpChannel : IDisposable, IPollHandler
     public static UdpChannel Bind(IPEndPoint localEndPoint, UdpChannelOptions? options = null)
         => Bind(localEndPoint, options, TransportRuntime.SharedLoop);
 
-    internal static unsafe UdpChannel Bind(IPEndPoint localEndPoint, UdpChannelOptions? options, EventLoop loop)
+    /// <param name="localEndPoint">The address to bind.</param>
+    /// <param name="options">Socket options, or null for the defaults.</param>
+    /// <param name="loop">The loop that waits for the socket.</param>
+    /// <param name="completeReceivesInline">
+    /// Runs the continuation of a receive that had to wait on the thread that completes it (the loop's, for a
+    /// datagram) instead of the thread pool: for the transport's own short, non-blocking continuations only.
+    /// </param>
+    internal static unsafe UdpChannel Bind(IPEndPoint localEndPoint, UdpChannelOptions? options, EventLoop loop, bool completeReceivesInline = false)
     {
         ArgumentNullException.ThrowIfNull(localEndPoint);
         options ??= new UdpChannelOptions();
@@ -102,7 +109,7 @@ public sealed partial class UdpChannel : IDisposable, IPollHandler
             }
 
             IPEndPoint bound = (IPEndPoint)SockAddr.GetSockName(fd, localEndPoint.AddressFamily)!;
-            return new UdpChannel(fd, bound, loop);
+            return new UdpChannel(fd, bound, loop, completeReceivesInline);
         }
         catch
         {

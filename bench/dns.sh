@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# DNS: distinct names resolved per second by MNet's DnsResolver and by System.Net.Dns (getaddrinfo underneath),
+# alternately in one run, against one DNS server on 127.0.0.1:53 (bench/DnsBench serve). The resolving process runs
+# in a private mount namespace whose /etc/resolv.conf names that server, so the system resolver asks it too; the
+# machine's own resolv.conf is never touched. Both resolve the same family (unspecified: A and AAAA), each name once.
+# Medians go to bench/results/dns.md. The server runs on core 0, the resolvers on core 1 (PIN=0 lets both float).
+#   bench/dns.sh                              # 10,000 names, 64 at a time, 3 rounds
+#   NAMES=2000 ROUNDS=1 bench/dns.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+NAMES=${NAMES:-10000}
+CONCURRENCY=${CONCURRENCY:-64}
+ROUNDS=${ROUNDS:-3}
+PIN=${PIN:-1}
+
+source bench/common.sh
+
+if [ "$(id -u)" != 0 ] || ! unshare -m true 2>/dev/null; then
+  echo "bench/dns.sh needs root and mount namespaces (unshare -m) to give the system resolver a private resolv.conf" >&2
+  exit 1
+fi
+
+dotnet build bench/DnsBench -c Release -v quiet -nologo >/dev/null
+bench_dll=bench/DnsBench/bin/Release/net10.0/DnsBench.dll
+
+"${server_core[@]}" dotnet "$bench_dll" serve 53 >"$work/server.log" 2>&1 &
+server_pid=$!
+for _ in $(seq 1 150); do grep -q '^ready' "$work/server.log" && break; sleep 0.1; done
+grep -q '^ready' "$work/server.log" || { echo "DNS server did not start: $(cat "$work/server.log")" >&2; exit 1; }
+
+printf 'nameserver 127.0.0.1\noptions timeout:2 attempts:2\n' >"$work/resolv.conf"
+command=(dotnet "$bench_dll" resolve "$NAMES" "$CONCURRENCY" "$ROUNDS")
+unshare -m sh -c 'mount --bind "$1" /etc/resolv.conf && shift && exec "$@"' sh "$work/resolv.conf" "${load_core[@]}" "${command[@]}" | tee "$work/out"
+
+result=$(grep '^result' "$work/out")
+{
+  echo "# DNS: distinct names resolved per second"
+  echo
+  echo "\`NAMES=$NAMES CONCURRENCY=$CONCURRENCY ROUNDS=$ROUNDS PIN=$PIN bench/dns.sh\` on $(nproc) cores, $(date -u +%Y-%m-%d)."
+  echo "Each name once, A and AAAA, $CONCURRENCY lookups in flight, against one server on 127.0.0.1:53; medians of $ROUNDS rounds."
+  echo
+  echo "| resolver | names/s | CPU µs per name |"
+  echo "|---|---:|---:|"
+  echo "| MNet DnsResolver | $(field mnet_per_s <<<"$result") | $(field mnet_cpu_us <<<"$result") |"
+  echo "| System.Net.Dns (getaddrinfo) | $(field system_per_s <<<"$result") | $(field system_cpu_us <<<"$result") |"
+  echo "| ratio | $(field ratio <<<"$result")× | |"
+} >bench/results/dns.md
+cat bench/results/dns.md

@@ -280,15 +280,24 @@ public sealed class DnsResolverTests : IAsyncDisposable
         return new DnsResolver(options, _runtime, _clock);
     }
 
-    /// <summary>Bytes allocated by <paramref name="count"/> lookups that must all complete synchronously from the cache.</summary>
+    /// <summary>
+    /// The fewest bytes any of three batches of <paramref name="count"/> lookups allocated, each of which must complete
+    /// synchronously from the cache. A lookup that allocates shows in every batch; the runtime's one-off work (a method
+    /// tiering up) in one at most.
+    /// </summary>
     private static long AllocatedByCachedLookups(DnsResolver resolver, string name, int count)
     {
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < count; i++)
+        long fewest = long.MaxValue;
+        for (int batch = 0; batch < 3; batch++)
         {
-            Assert.True(IsCachedAnswer(resolver.GetHostAddressesAsync(name, AddressFamily.InterNetwork)));
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < count; i++)
+            {
+                Assert.True(IsCachedAnswer(resolver.GetHostAddressesAsync(name, AddressFamily.InterNetwork)));
+            }
+            fewest = Math.Min(fewest, GC.GetAllocatedBytesForCurrentThread() - before);
         }
-        return GC.GetAllocatedBytesForCurrentThread() - before;
+        return fewest;
     }
 
     private static bool IsCachedAnswer(ValueTask<IReadOnlyList<IPAddress>> lookup) => lookup.IsCompletedSuccessfully && lookup.Result.Count > 0;

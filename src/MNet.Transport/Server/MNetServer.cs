@@ -43,6 +43,7 @@ public sealed class MNetServer : IHostedService, IAsyncDisposable
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(loggerFactory);
         _options = options.Value;
+        _options.Validate();
         _services = services;
         _logger = loggerFactory.CreateLogger<MNetServer>();
         _runtime = new TransportRuntime(transportOptions.Value, loggerFactory.CreateLogger("MNet.Transport"));
@@ -164,6 +165,10 @@ public sealed class MNetServer : IHostedService, IAsyncDisposable
         while (await listener.AcceptAsync().ConfigureAwait(false) is { } connection)
         {
             _connections.TryAdd(connection, 0);
+            if (_options.IdleTimeout != Timeout.InfiniteTimeSpan && connection is TcpConnection tcp)
+            {
+                tcp.StartIdleTimeout(_options.IdleTimeout);
+            }
             // Queued so a handler that blocks before its first await cannot stall accepting.
             _ = Task.Run(() => RunConnectionAsync(connection, application));
         }

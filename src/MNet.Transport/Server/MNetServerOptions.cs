@@ -11,6 +11,13 @@ public sealed class MNetServerOptions
     private readonly List<ListenerDefinition> _listeners = [];
     private readonly List<UdpListenerDefinition> _udpListeners = [];
 
+    /// <summary>
+    /// How long a TCP or Unix connection may go without receiving or sending a byte before the server aborts it
+    /// (its handler's reads then fail with <see cref="ConnectionAbortedException"/>). Timed on the connection's
+    /// event loop. Defaults to <see cref="Timeout.InfiniteTimeSpan"/>: connections may idle for ever.
+    /// </summary>
+    public TimeSpan IdleTimeout { get; set; } = Timeout.InfiniteTimeSpan;
+
     internal IReadOnlyList<ListenerDefinition> Listeners => _listeners;
 
     internal IReadOnlyList<UdpListenerDefinition> UdpListeners => _udpListeners;
@@ -54,6 +61,14 @@ public sealed class MNetServerOptions
         options.Channel.Validate();
         _udpListeners.Add(new UdpListenerDefinition(endPoint, handler, options));
         return this;
+    }
+
+    internal void Validate()
+    {
+        if (IdleTimeout != Timeout.InfiniteTimeSpan && (IdleTimeout <= TimeSpan.Zero || IdleTimeout.TotalMilliseconds > int.MaxValue))
+        {
+            throw new ArgumentOutOfRangeException(nameof(IdleTimeout), IdleTimeout, $"{nameof(IdleTimeout)} must be positive or Timeout.InfiniteTimeSpan.");
+        }
     }
 
     private MNetServerOptions Add(EndPoint endPoint, Action<IConnectionBuilder> configure)

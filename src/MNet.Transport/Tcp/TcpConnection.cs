@@ -137,6 +137,7 @@ internal sealed partial class TcpConnection : ConnectionContext, IPollHandler
 
     private void Close()
     {
+        _idleTimer?.Dispose();
         CloseSocket();
         _processed.SetResult();
     }
@@ -205,6 +206,7 @@ internal sealed partial class TcpConnection : ConnectionContext, IPollHandler
             if (received > 0)
             {
                 writer.Advance((int)received);
+                MarkActive();
                 total += (int)received;
                 _bulkReceive = total > _settings.MemoryPool.MaxBufferSize;
                 if (received < memory.Length && !_peerClosed)
@@ -255,6 +257,10 @@ internal sealed partial class TcpConnection : ConnectionContext, IPollHandler
                 while (!buffer.IsEmpty)
                 {
                     long sent = SendAvailable(buffer, out bool socketFull);
+                    if (sent > 0)
+                    {
+                        MarkActive();
+                    }
                     buffer = buffer.Slice(sent);
                     if (buffer.IsEmpty)
                     {

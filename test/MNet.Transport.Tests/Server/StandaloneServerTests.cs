@@ -6,8 +6,10 @@ using System.Net.Sockets;
 using System.Text;
 using MNet.Transport.Dns;
 using MNet.Transport.Hosting;
+using MNet.Transport.Server;
 using MNet.Transport.Tests.Infrastructure;
 using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
@@ -356,6 +358,44 @@ public sealed class StandaloneServerTests
         using CancellationTokenSource canceled = new();
         await canceled.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await client.ConnectAsync(new DnsEndPoint("localhost", port), canceled.Token));
+    }
+
+    [Fact]
+    public async Task IdleTimeout_AbortsAQuietConnection_AndSparesABusyOne()
+    {
+        await using ServerHost host = await ServerHost.StartAsync(o =>
+        {
+            o.IdleTimeout = TimeSpan.FromSeconds(1);
+            o.ListenTcp(AnyLoopbackPort, c => c.UseConnectionHandler<EchoHandler>());
+        });
+        using Socket busy = new(SocketType.Stream, ProtocolType.Tcp);
+        await busy.ConnectAsync(host.EndPoint);
+        using Socket quiet = new(SocketType.Stream, ProtocolType.Tcp);
+        await quiet.ConnectAsync(host.EndPoint);
+
+        // The busy one echoes a byte every 20 ms or so for over twice the timeout (a pause of a few hundred ms on a
+        // loaded machine does not make it idle); the quiet one says nothing meanwhile.
+        byte[] echo = new byte[1];
+        Stopwatch elapsed = Stopwatch.StartNew();
+        for (byte i = 0; elapsed.Elapsed < TimeSpan.FromSeconds(2.5); i++)
+        {
+            await busy.SendAsync(new[] { i });
+            Assert.Equal(1, await busy.ReceiveAsync(echo));
+            Assert.Equal(i, echo[0]);
+            await Task.Delay(20);
+        }
+
+        SocketException reset = await Assert.ThrowsAsync<SocketException>(async () => await quiet.ReceiveAsync(echo));
+        Assert.Equal(SocketError.ConnectionReset, reset.SocketErrorCode);
+    }
+
+    [Fact]
+    public void IdleTimeout_OutOfRange_IsRefusedNamingTheOption()
+    {
+        using ServiceProvider services = new ServiceCollection().BuildServiceProvider();
+        ArgumentOutOfRangeException error = Assert.Throws<ArgumentOutOfRangeException>(() => new MNetServer(
+            Options.Create(new MNetServerOptions { IdleTimeout = TimeSpan.Zero }), Options.Create(new MNetTransportOptions()), services, NullLoggerFactory.Instance));
+        Assert.Equal("IdleTimeout", error.ParamName);
     }
 
     [Fact]

@@ -1,0 +1,34 @@
+using Microsoft.AspNetCore.Connections;
+
+namespace MNet.Transport.Tcp;
+
+internal sealed partial class TcpConnection
+{
+    private long _lastActivity = Environment.TickCount64;
+    private long _idleTimeoutMilliseconds;
+    private ITimer? _idleTimer;
+
+    /// <summary>
+    /// Aborts the connection once no byte has been received or sent for <paramref name="idleTimeout"/>. One loop timer
+    /// per connection, re-armed for the remainder only when it fires, so traffic costs a field write and no timer work.
+    /// </summary>
+    public void StartIdleTimeout(TimeSpan idleTimeout)
+    {
+        _idleTimeoutMilliseconds = (long)Math.Ceiling(idleTimeout.TotalMilliseconds);
+        _idleTimer = _loop.TimeProvider.CreateTimer(
+            static state => ((TcpConnection)state!).OnIdleTimer(), this, idleTimeout, Timeout.InfiniteTimeSpan);
+    }
+
+    private void MarkActive() => Volatile.Write(ref _lastActivity, Environment.TickCount64);
+
+    private void OnIdleTimer()
+    {
+        long idle = Environment.TickCount64 - Volatile.Read(ref _lastActivity);
+        if (idle >= _idleTimeoutMilliseconds)
+        {
+            Abort(new ConnectionAbortedException($"The connection was idle for {_idleTimeoutMilliseconds} ms."));
+            return;
+        }
+        _idleTimer?.Change(TimeSpan.FromMilliseconds(_idleTimeoutMilliseconds - idle), Timeout.InfiniteTimeSpan);
+    }
+}

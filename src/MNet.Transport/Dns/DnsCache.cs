@@ -12,17 +12,6 @@ internal sealed class DnsCache(int capacity, TimeProvider clock)
     private readonly Dictionary<DnsCacheKey, DnsCacheEntry> _entries = [];
     private readonly Lock _lock = new();
 
-    public int Count
-    {
-        get
-        {
-            lock (_lock)
-            {
-                return _entries.Count;
-            }
-        }
-    }
-
     public bool TryGet(string name, AddressFamily family, [NotNullWhen(true)] out DnsCacheEntry? entry)
     {
         DnsCacheKey key = new(name, family);

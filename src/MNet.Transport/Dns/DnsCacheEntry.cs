@@ -9,18 +9,12 @@ namespace MNet.Transport.Dns;
 /// </summary>
 internal sealed class DnsCacheEntry
 {
-    private readonly ValueTask<IReadOnlyList<IPAddress>> _result;
-
     private DnsCacheEntry(IReadOnlyList<IPAddress>? addresses, SocketError error, string? message, TimeSpan timeToLive)
     {
         Addresses = addresses;
         Error = error;
         Message = message;
         TimeToLive = timeToLive;
-        if (addresses is not null)
-        {
-            _result = new ValueTask<IReadOnlyList<IPAddress>>(addresses);
-        }
     }
 
     public IReadOnlyList<IPAddress>? Addresses { get; }
@@ -39,5 +33,5 @@ internal sealed class DnsCacheEntry
 
     /// <summary>The addresses, or the error as a <see cref="SocketException"/>; a hit on a found entry allocates nothing.</summary>
     public ValueTask<IReadOnlyList<IPAddress>> ToValueTask()
-        => Addresses is not null ? _result : ValueTask.FromException<IReadOnlyList<IPAddress>>(new SocketException((int)Error, Message));
+        => Addresses is not null ? new(Addresses) : ValueTask.FromException<IReadOnlyList<IPAddress>>(new SocketException((int)Error, Message));
 }

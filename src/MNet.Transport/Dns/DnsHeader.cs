@@ -7,8 +7,6 @@ internal readonly record struct DnsHeader(ushort Id, ushort Flags, int QuestionC
 
     public bool IsResponse => (Flags & 0x8000) != 0;
 
-    public int Opcode => (Flags >> 11) & 0xF;
-
     public bool IsTruncated => (Flags & 0x0200) != 0;
 
     public DnsResponseCode ResponseCode => (DnsResponseCode)(Flags & 0xF);

@@ -40,33 +40,43 @@ internal static class DnsQueryWriter
     }
 
     /// <summary>
-    /// Throws <see cref="ArgumentException"/> unless <paramref name="name"/> can be asked for: ASCII labels of 1 to
-    /// 63 characters (no dot, backslash, space or control character), 253 characters in all, one trailing dot allowed.
-    /// Internationalized names must come already converted to ASCII ("xn--" labels).
+    /// Throws <see cref="ArgumentException"/> unless <paramref name="name"/> can be asked for (see <see cref="FindHostNameError"/>).
     /// </summary>
     public static void ValidateHostName(string name, string parameterName)
+    {
+        if (FindHostNameError(name) is { } error)
+        {
+            throw new ArgumentException($"'{name}' is not a host name: {error}", parameterName);
+        }
+    }
+
+    /// <summary>
+    /// Why <paramref name="name"/> cannot be asked for, or null when it can: it needs ASCII labels of 1 to 63
+    /// characters (no dot, backslash, space or control character), 253 characters in all, one trailing dot allowed.
+    /// Internationalized names must come already converted to ASCII ("xn--" labels).
+    /// </summary>
+    public static string? FindHostNameError(string name)
     {
         ReadOnlySpan<char> text = name.EndsWith('.') ? name.AsSpan(0, name.Length - 1) : name;
         if (text.IsEmpty || text.Length > MaxNameLength)
         {
-            throw new ArgumentException($"'{name}' is not a host name: it must have 1 to {MaxNameLength} characters.", parameterName);
+            return $"it must have 1 to {MaxNameLength} characters.";
         }
         foreach (Range label in text.Split('.'))
         {
             int length = label.GetOffsetAndLength(text.Length).Length;
             if (length is 0 or > MaxLabelLength)
             {
-                throw new ArgumentException($"'{name}' is not a host name: each label must have 1 to {MaxLabelLength} characters.", parameterName);
+                return $"each label must have 1 to {MaxLabelLength} characters.";
             }
         }
         foreach (char c in text)
         {
             if (c is <= ' ' or >= '\x7F' or '\\')
             {
-                throw new ArgumentException(
-                    $"'{name}' is not a host name: '{c}' (U+{(int)c:X4}) cannot be sent; convert internationalized names to ASCII (IdnMapping) first.",
-                    parameterName);
+                return $"'{c}' (U+{(int)c:X4}) cannot be sent; convert internationalized names to ASCII (IdnMapping) first.";
             }
         }
+        return null;
     }
 }

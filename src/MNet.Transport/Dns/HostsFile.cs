@@ -21,15 +21,8 @@ internal sealed class HostsFile
     public static HostsFile Parse(string text)
     {
         Dictionary<string, List<IPAddress>> names = new(StringComparer.OrdinalIgnoreCase);
-        foreach (ReadOnlySpan<char> rawLine in text.AsSpan().EnumerateLines())
+        foreach (string[] words in ConfigurationFileLines.ReadWords(text, "#"))
         {
-            ReadOnlySpan<char> line = rawLine;
-            int comment = line.IndexOf('#');
-            if (comment >= 0)
-            {
-                line = line[..comment];
-            }
-            string[] words = line.ToString().Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries);
             if (words.Length < 2 || !IPAddress.TryParse(words[0], out IPAddress? address))
             {
                 continue;

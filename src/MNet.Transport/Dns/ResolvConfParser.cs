@@ -14,15 +14,8 @@ internal static class ResolvConfParser
 
     public static void Parse(string text, DnsResolverOptions options)
     {
-        foreach (ReadOnlySpan<char> rawLine in text.AsSpan().EnumerateLines())
+        foreach (string[] words in ConfigurationFileLines.ReadWords(text, "#;"))
         {
-            ReadOnlySpan<char> line = rawLine;
-            int comment = line.IndexOfAny('#', ';');
-            if (comment >= 0)
-            {
-                line = line[..comment];
-            }
-            string[] words = line.ToString().Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries);
             if (words.Length < 2)
             {
                 continue;
@@ -41,7 +34,7 @@ internal static class ResolvConfParser
                     options.SearchDomains.Clear();
                     foreach (string domain in words.AsSpan(1))
                     {
-                        if (IsValidDomain(domain))
+                        if (DnsQueryWriter.FindHostNameError(domain) is null)
                         {
                             options.SearchDomains.Add(domain);
                         }
@@ -82,18 +75,5 @@ internal static class ResolvConfParser
         value = 0;
         return option.StartsWith(prefix, StringComparison.Ordinal)
             && int.TryParse(option.AsSpan(prefix.Length), NumberStyles.None, CultureInfo.InvariantCulture, out value);
-    }
-
-    private static bool IsValidDomain(string domain)
-    {
-        try
-        {
-            DnsQueryWriter.ValidateHostName(domain, nameof(domain));
-            return true;
-        }
-        catch (ArgumentException)
-        {
-            return false;
-        }
     }
 }

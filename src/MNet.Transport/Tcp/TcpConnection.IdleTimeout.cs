@@ -4,7 +4,7 @@ namespace MNet.Transport.Tcp;
 
 internal sealed partial class TcpConnection
 {
-    private long _lastActivity = Environment.TickCount64;
+    private long _lastActivity;
     private long _idleTimeoutMilliseconds;
     private ITimer? _idleTimer;
 
@@ -14,12 +14,20 @@ internal sealed partial class TcpConnection
     /// </summary>
     public void StartIdleTimeout(TimeSpan idleTimeout)
     {
+        _lastActivity = Environment.TickCount64;
         _idleTimeoutMilliseconds = (long)Math.Ceiling(idleTimeout.TotalMilliseconds);
         _idleTimer = _loop.TimeProvider.CreateTimer(
             static state => ((TcpConnection)state!).OnIdleTimer(), this, idleTimeout, Timeout.InfiniteTimeSpan);
     }
 
-    private void MarkActive() => Volatile.Write(ref _lastActivity, Environment.TickCount64);
+    /// <summary>Stamps traffic; free on connections without an idle timeout, which is most (Kestrel's all).</summary>
+    private void MarkActive()
+    {
+        if (_idleTimeoutMilliseconds != 0)
+        {
+            Volatile.Write(ref _lastActivity, Environment.TickCount64);
+        }
+    }
 
     private void OnIdleTimer()
     {

@@ -13,11 +13,12 @@ internal static class TcpConnector
     public static async ValueTask<ConnectionContext> ConnectAsync(EndPoint endpoint, TransportRuntime runtime, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(endpoint);
-        TimeProvider timers = runtime.EnsureStarted().Loops[0].TimeProvider; // not Next(): that would skew which loops the connections land on
+        (LoopGroup loops, TcpConnectionSettings[] settings) = runtime.EnsureStarted();
+        TimeProvider timers = loops[0].TimeProvider; // not Next(): that would skew which loops the connections land on
         TimeSpan limit = runtime.Options.ConnectTimeout;
         if (limit == Timeout.InfiniteTimeSpan)
         {
-            return await ConnectCoreAsync(endpoint, runtime, timers, cancellationToken).ConfigureAwait(false);
+            return await ConnectCoreAsync(endpoint, runtime, loops, settings, cancellationToken).ConfigureAwait(false);
         }
 
         // A loop timer, so a connect with a time limit costs no thread-pool timer.
@@ -25,7 +26,7 @@ internal static class TcpConnector
         using CancellationTokenSource linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
         try
         {
-            return await ConnectCoreAsync(endpoint, runtime, timers, linked.Token).ConfigureAwait(false);
+            return await ConnectCoreAsync(endpoint, runtime, loops, settings, linked.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
@@ -34,9 +35,8 @@ internal static class TcpConnector
     }
 
     private static async ValueTask<ConnectionContext> ConnectCoreAsync(
-        EndPoint endpoint, TransportRuntime runtime, TimeProvider timers, CancellationToken cancellationToken)
+        EndPoint endpoint, TransportRuntime runtime, LoopGroup loops, TcpConnectionSettings[] settings, CancellationToken cancellationToken)
     {
-        (LoopGroup loops, TcpConnectionSettings[] settings) = runtime.EnsureStarted();
         Task<TcpConnection> Connect(EndPoint remote, CancellationToken token) => TcpConnection.ConnectAsync(remote, settings[loops.Next().Id], token);
 
         switch (endpoint)
@@ -45,7 +45,7 @@ internal static class TcpConnector
                 return await Connect(endpoint, cancellationToken).ConfigureAwait(false);
             case DnsEndPoint host:
                 IReadOnlyList<IPAddress> addresses = await ResolveAsync(host, runtime.Resolver, cancellationToken).ConfigureAwait(false);
-                return await HappyEyeballs.ConnectAsync(host, addresses, Connect, timers, cancellationToken).ConfigureAwait(false);
+                return await HappyEyeballs.ConnectAsync(host, addresses, Connect, loops[0].TimeProvider, cancellationToken).ConfigureAwait(false);
             default:
                 throw new NotSupportedException($"The MNet transport cannot connect to {endpoint.GetType().Name} '{endpoint}'.");
         }

@@ -12,7 +12,7 @@ public sealed class EventLoopTests
     {
         const int Producers = 4;
         const int ItemsEach = 20_000;
-        EventLoop loop = StartLoop(new RecordingLogger());
+        EventLoop loop = TestLoops.Start(new RecordingLogger());
         ConcurrentQueue<(int Producer, int Sequence, bool OnLoop)> ran = new();
         TaskCompletionSource done = new(TaskCreationOptions.RunContinuationsAsynchronously);
         int remaining = Producers * ItemsEach;
@@ -47,7 +47,7 @@ public sealed class EventLoopTests
     public async Task ACallbackThatThrows_IsLogged_AndTheLoopGoesOn()
     {
         RecordingLogger logger = new();
-        EventLoop loop = StartLoop(logger);
+        EventLoop loop = TestLoops.Start(logger);
         TaskCompletionSource after = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         loop.Schedule(_ => throw new InvalidOperationException("boom"), null);
@@ -65,7 +65,7 @@ public sealed class EventLoopTests
     {
         int descriptorsBefore = ProcessResources.OpenFileDescriptors;
         int threadsBefore = ProcessResources.LoopThreads;
-        EventLoop loop = StartLoop(new RecordingLogger());
+        EventLoop loop = TestLoops.Start(new RecordingLogger());
         Assert.Equal(threadsBefore + 1, ProcessResources.LoopThreads);
 
         await loop.StopAsync();
@@ -83,7 +83,7 @@ public sealed class EventLoopTests
     {
         for (int round = 0; round < 200; round++)
         {
-            EventLoop loop = StartLoop(new RecordingLogger());
+            EventLoop loop = TestLoops.Start(new RecordingLogger());
             int scheduled = 0;
             int ran = 0;
             Task stop = Task.CompletedTask;
@@ -105,12 +105,5 @@ public sealed class EventLoopTests
             int notRun = await ProcessResources.SettleAsync(() => scheduled - Volatile.Read(ref ran), 0);
             Assert.Equal(0, notRun);
         }
-    }
-
-    private static EventLoop StartLoop(ILogger logger)
-    {
-        EventLoop loop = new(0, new EpollPoller(), logger);
-        loop.Start();
-        return loop;
     }
 }

@@ -15,7 +15,7 @@ public sealed class LoopTimeProviderTests
     [Fact]
     public async Task TenThousandRandomTimers_FireOnTheLoopThread_InDueOrder_AndNeverEarly()
     {
-        EventLoop loop = StartLoop(new RecordingLogger());
+        EventLoop loop = TestLoops.Start(new RecordingLogger());
         try
         {
             const int count = 10_000;
@@ -68,7 +68,7 @@ public sealed class LoopTimeProviderTests
     [Fact]
     public async Task PeriodicTimer_KeepsItsPhaseOver200Ticks_EvenWithASlowCallback_AndNoTickIsEarly()
     {
-        EventLoop loop = StartLoop(new RecordingLogger());
+        EventLoop loop = TestLoops.Start(new RecordingLogger());
         try
         {
             const int ticks = 200;
@@ -112,7 +112,7 @@ public sealed class LoopTimeProviderTests
     [Fact]
     public async Task DisposeOrChangeToInfinite_FromAnotherThread_BeforeDue_NeverFires()
     {
-        EventLoop loop = StartLoop(new RecordingLogger());
+        EventLoop loop = TestLoops.Start(new RecordingLogger());
         try
         {
             int[] fired = new int[400];
@@ -148,7 +148,7 @@ public sealed class LoopTimeProviderTests
     public async Task ACallbackThatThrows_IsLoggedOnce_AndLaterTimersStillFire()
     {
         RecordingLogger logger = new();
-        EventLoop loop = StartLoop(logger);
+        EventLoop loop = TestLoops.Start(logger);
         try
         {
             using ITimer thrower = loop.TimeProvider.CreateTimer(_ => throw new InvalidOperationException("timer failed"), null, TimeSpan.FromMilliseconds(5), Timeout.InfiniteTimeSpan);
@@ -169,18 +169,11 @@ public sealed class LoopTimeProviderTests
     [Fact]
     public async Task Change_RejectsOutOfRangeTimes()
     {
-        EventLoop loop = StartLoop(new RecordingLogger());
+        EventLoop loop = TestLoops.Start(new RecordingLogger());
         Assert.Throws<ArgumentOutOfRangeException>("dueTime", () => loop.TimeProvider.CreateTimer(_ => { }, null, TimeSpan.FromMilliseconds(-2), Timeout.InfiniteTimeSpan));
         using ITimer timer = loop.TimeProvider.CreateTimer(_ => { }, null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         Assert.Throws<ArgumentOutOfRangeException>("period", () => timer.Change(TimeSpan.Zero, TimeSpan.FromDays(60)));
         Assert.Throws<ArgumentNullException>("callback", () => loop.TimeProvider.CreateTimer(null!, null, TimeSpan.Zero, TimeSpan.Zero));
         await loop.StopAsync();
-    }
-
-    private static EventLoop StartLoop(ILogger logger)
-    {
-        EventLoop loop = new(0, new EpollPoller(), logger);
-        loop.Start();
-        return loop;
     }
 }

@@ -102,8 +102,7 @@ public sealed class UdpChannelTests
     [Fact]
     public async Task ChannelWhoseLoopHasStopped_WorksWhileTheSocketIsReady_AndFailsAReceiveThatWouldWait()
     {
-        EventLoop loop = new(0, new EpollPoller(), NullLogger.Instance);
-        loop.Start();
+        EventLoop loop = TestLoops.Start(NullLogger.Instance);
         await loop.StopAsync();
         using UdpChannel channel = UdpChannel.Bind(AnyLoopbackPort, options: null, loop);
         using UdpChannel peer = UdpChannel.Bind(AnyLoopbackPort);

@@ -38,12 +38,12 @@ result=$(grep '^result' "$work/out")
   echo "# DNS: distinct names resolved per second"
   echo
   echo "\`NAMES=$NAMES CONCURRENCY=$CONCURRENCY ROUNDS=$ROUNDS PIN=$PIN bench/dns.sh\` on $(nproc) cores, $(date -u +%Y-%m-%d)."
-  echo "Each name once, A and AAAA, $CONCURRENCY lookups in flight, against one server on 127.0.0.1:53; medians of $ROUNDS rounds."
+  echo "Each name once, A and AAAA, $CONCURRENCY lookups in flight, against one server on 127.0.0.1:53; medians of $ROUNDS rounds after a warm-up of $((5 * NAMES)) names each."
   echo
-  echo "| resolver | names/s | CPU µs per name |"
-  echo "|---|---:|---:|"
-  echo "| MNet DnsResolver | $(field mnet_per_s <<<"$result") | $(field mnet_cpu_us <<<"$result") |"
-  echo "| System.Net.Dns (getaddrinfo) | $(field system_per_s <<<"$result") | $(field system_cpu_us <<<"$result") |"
-  echo "| ratio | $(field ratio <<<"$result")× | |"
+  echo "| resolver | names/s | CPU µs per name | bytes allocated per name |"
+  echo "|---|---:|---:|---:|"
+  echo "| MNet DnsResolver | $(field mnet_per_s <<<"$result") | $(field mnet_cpu_us <<<"$result") | $(field mnet_bytes <<<"$result") |"
+  echo "| System.Net.Dns (getaddrinfo) | $(field system_per_s <<<"$result") | $(field system_cpu_us <<<"$result") | $(field system_bytes <<<"$result") |"
+  echo "| ratio | $(field ratio <<<"$result")× | | |"
 } >bench/results/dns.md
 cat bench/results/dns.md

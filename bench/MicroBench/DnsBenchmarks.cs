@@ -10,7 +10,7 @@ namespace MicroBench;
 /// reply (a CNAME to a host with two addresses, names compressed, an SOA in the authority section).
 /// </summary>
 [MemoryDiagnoser]
-public class DnsBenchmarks
+public class DnsBenchmarks : IDisposable
 {
     private const ushort Id = 0x1234;
     private readonly DnsResolver _resolver = new(new DnsResolverOptions { HostsFilePath = null });
@@ -25,6 +25,12 @@ public class DnsBenchmarks
 
     [Benchmark(Description = "parse reply")]
     public int ParseReply() => DnsReply.Parse(_reply, Id, "www.example.test", DnsRecordType.A)!.Addresses.Count;
+
+    public void Dispose()
+    {
+        _resolver.Dispose();
+        GC.SuppressFinalize(this);
+    }
 
     private static int CountOf(ValueTask<IReadOnlyList<IPAddress>> lookup)
         => lookup.IsCompletedSuccessfully ? lookup.Result.Count : throw new InvalidOperationException("The lookup was not answered from the cache.");

@@ -35,7 +35,11 @@ try
     }
 
     (string host, int port) = SplitHostAndPort(server);
-    IReadOnlyList<IPAddress> addresses = await new DnsResolver(dns).GetHostAddressesAsync(host);
+    IReadOnlyList<IPAddress> addresses;
+    using (DnsResolver resolver = new(dns))
+    {
+        addresses = await resolver.GetHostAddressesAsync(host);
+    }
     IPEndPoint endPoint = new(addresses[0], port);
     SntpResult result = await SntpClient.QueryAsync(endPoint, timeout, attempts);
     Console.WriteLine(string.Create(

@@ -38,16 +38,18 @@ internal ref struct DnsMessageReader
             BinaryPrimitives.ReadUInt16BigEndian(_message[10..]));
     }
 
-    public (string Name, DnsRecordType Type, ushort Class) ReadQuestion()
+    /// <param name="expectedName">The name the question should carry: returned, instead of a new string, when it does.</param>
+    public (string Name, DnsRecordType Type, ushort Class) ReadQuestion(string? expectedName = null)
     {
-        string name = ReadName(ref _offset, _message.Length);
+        string name = ReadName(ref _offset, _message.Length, expectedName);
         ReadOnlySpan<byte> fixedPart = Take(4, "question");
         return (name, (DnsRecordType)BinaryPrimitives.ReadUInt16BigEndian(fixedPart), BinaryPrimitives.ReadUInt16BigEndian(fixedPart[2..]));
     }
 
-    public DnsRecord ReadRecord()
+    /// <param name="likelyOwner">A name the owner probably is: returned, instead of a new string, when it is.</param>
+    public DnsRecord ReadRecord(string? likelyOwner = null)
     {
-        string name = ReadName(ref _offset, _message.Length);
+        string name = ReadName(ref _offset, _message.Length, likelyOwner);
         ReadOnlySpan<byte> fixedPart = Take(10, "resource record");
         uint ttl = BinaryPrimitives.ReadUInt32BigEndian(fixedPart[4..]);
         int dataLength = BinaryPrimitives.ReadUInt16BigEndian(fixedPart[8..]);
@@ -83,7 +85,7 @@ internal ref struct DnsMessageReader
     {
         Expect(record, DnsRecordType.CName);
         int offset = record.DataOffset;
-        string target = ReadName(ref offset, record.DataOffset + record.DataLength);
+        string target = ReadName(ref offset, record.DataOffset + record.DataLength, known: null);
         ExpectEnd(record, offset);
         return target;
     }
@@ -94,8 +96,8 @@ internal ref struct DnsMessageReader
         Expect(record, DnsRecordType.Soa);
         int end = record.DataOffset + record.DataLength;
         int offset = record.DataOffset;
-        ReadName(ref offset, end); // MNAME
-        ReadName(ref offset, end); // RNAME
+        ReadName(ref offset, end, known: null); // MNAME
+        ReadName(ref offset, end, known: null); // RNAME
         if (end - offset != 20)
         {
             throw new DnsFormatException($"The SOA record of {record.Name} does not end with its five 32-bit fields.");
@@ -135,8 +137,9 @@ internal ref struct DnsMessageReader
     /// Reads the name at <paramref name="offset"/>, whose uncompressed start must end before <paramref name="limit"/>,
     /// and moves <paramref name="offset"/> past it. Labels are joined with dots (no trailing dot; the root is ".");
     /// a dot, backslash or unprintable octet inside a label is written \DDD, so no decoded name can pass for another.
+    /// A name equal to <paramref name="known"/> (ignoring case, as DNS does) comes back as that string, without allocating.
     /// </summary>
-    private readonly string ReadName(ref int offset, int limit)
+    private readonly string ReadName(ref int offset, int limit, string? known)
     {
         Span<char> text = stackalloc char[MaxNameChars];
         int textLength = 0;
@@ -182,7 +185,8 @@ internal ref struct DnsMessageReader
                 {
                     offset = position + 1;
                 }
-                return textLength == 0 ? "." : new string(text[..textLength]);
+                ReadOnlySpan<char> name = textLength == 0 ? "." : text[..textLength];
+                return known is not null && name.Equals(known, StringComparison.OrdinalIgnoreCase) ? known : new string(name);
             }
 
             octets += length + 1;

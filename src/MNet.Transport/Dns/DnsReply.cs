@@ -26,7 +26,8 @@ internal sealed class DnsReply
     /// <summary>Where the CNAME chain in the answer ends: the name asked if there was none.</summary>
     public string CanonicalName { get; private set; }
 
-    public List<IPAddress> Addresses { get; } = [];
+    /// <summary>The addresses the chain ends at, in the reply's order (read-only: they may end up in the cache).</summary>
+    public IReadOnlyList<IPAddress> Addresses { get; private set; } = [];
 
     /// <summary>The least TTL of the chain's records and the addresses, in seconds.</summary>
     public uint TimeToLive { get; private set; } = uint.MaxValue;
@@ -51,8 +52,8 @@ internal sealed class DnsReply
         {
             throw new DnsFormatException($"A reply carries {header.QuestionCount} questions instead of the one asked.");
         }
-        (string questionName, DnsRecordType questionType, ushort questionClass) = reader.ReadQuestion();
-        if (!string.Equals(questionName, name, StringComparison.OrdinalIgnoreCase) || questionType != type || questionClass != DnsRecord.InternetClass)
+        (string questionName, DnsRecordType questionType, ushort questionClass) = reader.ReadQuestion(name);
+        if (!ReferenceEquals(questionName, name) || questionType != type || questionClass != DnsRecord.InternetClass)
         {
             return null;
         }
@@ -63,27 +64,30 @@ internal sealed class DnsReply
             return reply; // what follows may be cut anywhere; the whole answer comes over TCP
         }
 
-        List<(string Owner, string Target, uint Ttl)> aliases = [];
-        List<(string Owner, IPAddress Address, uint Ttl)> addresses = [];
+        List<(string Owner, string Target, uint Ttl)>? aliases = null;
+        List<(string Owner, IPAddress Address, uint Ttl)>? addresses = null;
+        string lastName = name; // owners mostly repeat the question or the alias just read: no new string for those
         for (int i = 0; i < header.AnswerCount; i++)
         {
-            DnsRecord record = reader.ReadRecord();
+            DnsRecord record = reader.ReadRecord(lastName);
+            lastName = record.Name;
             if (record.Class != DnsRecord.InternetClass)
             {
                 continue;
             }
             if (record.Type == DnsRecordType.CName)
             {
-                aliases.Add((record.Name, reader.ReadCanonicalName(record), record.TimeToLive));
+                lastName = reader.ReadCanonicalName(record);
+                (aliases ??= []).Add((record.Name, lastName, record.TimeToLive));
             }
             else if (record.Type == type)
             {
-                addresses.Add((record.Name, reader.ReadAddress(record), record.TimeToLive));
+                (addresses ??= []).Add((record.Name, reader.ReadAddress(record), record.TimeToLive));
             }
         }
         for (int i = 0; i < header.AuthorityCount; i++)
         {
-            DnsRecord record = reader.ReadRecord();
+            DnsRecord record = reader.ReadRecord(name);
             if (record.Type == DnsRecordType.Soa && record.Class == DnsRecord.InternetClass)
             {
                 uint ttl = Math.Min(record.TimeToLive, reader.ReadSoaMinimum(record));
@@ -95,10 +99,10 @@ internal sealed class DnsReply
         return reply;
     }
 
-    private void FollowChain(List<(string Owner, string Target, uint Ttl)> aliases, List<(string Owner, IPAddress Address, uint Ttl)> addresses)
+    private void FollowChain(List<(string Owner, string Target, uint Ttl)>? aliases, List<(string Owner, IPAddress Address, uint Ttl)>? addresses)
     {
         string current = CanonicalName;
-        for (int hops = 0; ; hops++)
+        for (int hops = 0; aliases is not null; hops++)
         {
             int alias = aliases.FindIndex(a => string.Equals(a.Owner, current, StringComparison.OrdinalIgnoreCase));
             if (alias < 0)
@@ -112,15 +116,23 @@ internal sealed class DnsReply
             TimeToLive = Math.Min(TimeToLive, aliases[alias].Ttl);
             current = aliases[alias].Target;
         }
-
-        foreach ((string owner, IPAddress address, uint ttl) in addresses)
-        {
-            if (string.Equals(owner, current, StringComparison.OrdinalIgnoreCase))
-            {
-                Addresses.Add(address);
-                TimeToLive = Math.Min(TimeToLive, ttl);
-            }
-        }
         CanonicalName = current;
+        if (addresses is null)
+        {
+            return;
+        }
+
+        addresses.RemoveAll(a => !string.Equals(a.Owner, current, StringComparison.OrdinalIgnoreCase));
+        if (addresses.Count == 0)
+        {
+            return;
+        }
+        IPAddress[] found = new IPAddress[addresses.Count];
+        for (int i = 0; i < found.Length; i++)
+        {
+            found[i] = addresses[i].Address;
+            TimeToLive = Math.Min(TimeToLive, addresses[i].Ttl);
+        }
+        Addresses = Array.AsReadOnly(found);
     }
 }

@@ -4,19 +4,13 @@ using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
-using MNet.Transport.Diagnostics;
-using MNet.Transport.Loop;
 using MNet.Transport.Tcp;
-using MNet.Transport.Udp;
 using Microsoft.AspNetCore.Connections;
 
 namespace MNet.Transport.Dns;
 
 public sealed partial class DnsResolver
 {
-    // Without EDNS a server sends at most 512 bytes over UDP; anything longer in a datagram is not a reply of ours.
-    private const int MaxUdpReply = 4096;
-
     /// <summary>
     /// Asks the servers in turn, <see cref="_attempts"/> rounds over all of them, until one answers NOERROR or NXDOMAIN;
     /// a server that fails, refuses or stays silent for <see cref="_timeout"/> passes the question to the next.
@@ -29,10 +23,11 @@ public sealed partial class DnsResolver
         {
             for (int i = 0; i < _servers.Length; i++)
             {
-                IPEndPoint server = _servers[(first + i) % _servers.Length];
+                int serverIndex = (first + i) % _servers.Length;
+                IPEndPoint server = _servers[serverIndex];
                 try
                 {
-                    DnsReply? reply = await ExchangeOverUdpAsync(server, name, type).ConfigureAwait(false);
+                    DnsReply? reply = await ExchangeOverUdpAsync(serverIndex, name, type).ConfigureAwait(false);
                     if (reply?.IsTruncated == true)
                     {
                         reply = await ExchangeOverTcpAsync(server, name, type).ConfigureAwait(false);
@@ -63,54 +58,32 @@ public sealed partial class DnsResolver
         return (null, failure);
     }
 
-    /// <summary>One query over UDP from a new socket; null when no matching reply came in time.</summary>
-    private async Task<DnsReply?> ExchangeOverUdpAsync(IPEndPoint server, string name, DnsRecordType type)
+    /// <summary>One query over UDP on the server's current socket; null when no matching reply came in time.</summary>
+    private Task<DnsReply?> ExchangeOverUdpAsync(int serverIndex, string name, DnsRecordType type)
     {
-        ushort id = NewQueryId();
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(MaxUdpReply);
-        try
+        while (true)
         {
-            int length = DnsQueryWriter.Write(buffer, id, name, type);
-            EventLoop loop = _runtime.EnsureStarted().Loops.Next();
-            IPAddress any = server.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any;
-            // A fresh random port per query. The reply's continuation (parse, maybe the next query) is short and never
-            // blocks, so it runs on the loop that read the datagram rather than hopping to the thread pool.
-            using UdpChannel channel = UdpChannel.Bind(new IPEndPoint(any, 0), null, loop, completeReceivesInline: true);
-            channel.Connect(server);
-            await channel.SendAsync(buffer.AsMemory(0, length)).ConfigureAwait(false);
-
-            using CancellationTokenSource timeout = new(_timeout, loop.TimeProvider);
-            while (true)
+            DnsUdpSocket? socket = Volatile.Read(ref _udpSockets[serverIndex]);
+            if (socket is null || socket.IsRetired)
             {
-                DatagramReceiveResult received;
-                try
+                ObjectDisposedException.ThrowIf(_disposed, this);
+                DnsUdpSocket opened = DnsUdpSocket.Open(_servers[serverIndex], _runtime.EnsureStarted().Loops.Next());
+                if (Interlocked.CompareExchange(ref _udpSockets[serverIndex], opened, socket) != socket)
                 {
-                    received = await channel.ReceiveAsync(buffer.AsMemory(0, MaxUdpReply), timeout.Token).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException) when (timeout.IsCancellationRequested)
-                {
-                    return null;
-                }
-
-                if (!received.RemoteEndPoint.Equals(server))
-                {
-                    CountDropped("mismatched");
+                    opened.Dispose(); // another caller replaced it first; use theirs
                     continue;
                 }
-                if (received.IsTruncated)
+                if (_disposed)
                 {
-                    CountDropped("malformed");
-                    continue;
+                    opened.Dispose(); // opened while Dispose ran: nothing else would close it
+                    ObjectDisposedException.ThrowIf(true, this);
                 }
-                if (TryParse(buffer.AsSpan(0, received.ReceivedBytes), id, name, type) is { } reply)
-                {
-                    return reply;
-                }
+                socket = opened;
             }
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
+            if (socket.TryExchangeAsync(name, type, _timeout) is { } exchange)
+            {
+                return exchange;
+            }
         }
     }
 
@@ -172,18 +145,16 @@ public sealed partial class DnsResolver
             DnsReply? reply = DnsReply.Parse(message, id, name, type);
             if (reply is null)
             {
-                CountDropped("mismatched");
+                DnsUdpSocket.CountDropped("mismatched");
             }
             return reply;
         }
         catch (DnsFormatException)
         {
-            CountDropped("malformed");
+            DnsUdpSocket.CountDropped("malformed");
             return null;
         }
     }
 
     private static ushort NewQueryId() => (ushort)RandomNumberGenerator.GetInt32(0x10000);
-
-    private static void CountDropped(string reason) => MNetMetrics.DnsRepliesDropped.Add(1, new KeyValuePair<string, object?>("reason", reason));
 }

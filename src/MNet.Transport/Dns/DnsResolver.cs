@@ -5,16 +5,17 @@ using MNet.Transport.Hosting;
 namespace MNet.Transport.Dns;
 
 /// <summary>
-/// An asynchronous stub resolver on MNet event loops: A and AAAA lookups (CNAME chains followed) sent over UDP from
-/// a fresh socket with a random port and query id, asked again over TCP when the reply is truncated, answered from
-/// the hosts file first and from a TTL cache (negative answers included) after. No thread ever blocks on it.
+/// An asynchronous stub resolver on MNet event loops: A and AAAA lookups (CNAME chains followed) sent over UDP with
+/// random query ids from a socket per server that moves to a new random port every 256 queries, asked again over TCP
+/// when the reply is truncated, answered from the hosts file first and from a TTL cache (negative answers included)
+/// after. No thread ever blocks on it.
 /// </summary>
 /// <remarks>
 /// A reply counts only when it comes from the server asked and matches the query's id and question; one that
 /// breaks the wire format is dropped and counted on the <c>mnet.dns.replies.dropped</c> metric, and the query
 /// waits on for a good one until the server's timeout. Concurrent lookups of one name share one query.
 /// </remarks>
-public sealed partial class DnsResolver
+public sealed partial class DnsResolver : IDisposable
 {
     private const int MaxAliasQueries = 8;
 
@@ -29,7 +30,9 @@ public sealed partial class DnsResolver
     private readonly DnsCache _cache;
     private readonly Dictionary<DnsCacheKey, Task<DnsCacheEntry>> _inFlight = [];
     private readonly Lock _inFlightLock = new();
+    private readonly DnsUdpSocket?[] _udpSockets;
     private int _nextServer = -1;
+    private volatile bool _disposed;
 
     /// <summary>Creates a resolver with the system's settings (/etc/resolv.conf and /etc/hosts).</summary>
     public DnsResolver()
@@ -55,6 +58,7 @@ public sealed partial class DnsResolver
         _attempts = options.Attempts;
         _timeout = options.Timeout;
         _rotate = options.Rotate;
+        _udpSockets = new DnsUdpSocket?[_servers.Length];
         _hosts = HostsFile.Load(options.HostsFilePath);
         _cache = new DnsCache(options.MaxCacheEntries, cacheClock);
     }
@@ -80,6 +84,7 @@ public sealed partial class DnsResolver
         string hostName, AddressFamily family = AddressFamily.Unspecified, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(hostName);
+        ObjectDisposedException.ThrowIf(_disposed, this);
         if (family is not (AddressFamily.Unspecified or AddressFamily.InterNetwork or AddressFamily.InterNetworkV6))
         {
             throw new ArgumentException($"Only InterNetwork, InterNetworkV6 or Unspecified can be resolved, not {family}.", nameof(family));
@@ -91,6 +96,16 @@ public sealed partial class DnsResolver
         return cancellationToken.IsCancellationRequested
             ? ValueTask.FromCanceled<IReadOnlyList<IPAddress>>(cancellationToken)
             : LookupAsync(hostName, family, cancellationToken);
+    }
+
+    /// <summary>Closes the resolver's sockets; lookups still waiting for a server fail, and later calls throw <see cref="ObjectDisposedException"/>.</summary>
+    public void Dispose()
+    {
+        _disposed = true;
+        for (int i = 0; i < _udpSockets.Length; i++)
+        {
+            Interlocked.Exchange(ref _udpSockets[i], null)?.Dispose();
+        }
     }
 
     private async ValueTask<IReadOnlyList<IPAddress>> LookupAsync(string hostName, AddressFamily family, CancellationToken cancellationToken)
@@ -120,7 +135,15 @@ public sealed partial class DnsResolver
         }
         if (started is not null)
         {
-            _ = RunLookupAsync(key, started);
+            // The lookup runs on a loop: its sends, its replies and the timers between them stay on one thread, and
+            // only the answer crosses back to the callers' threads.
+            _runtime.EnsureStarted().Loops.Next().Schedule(
+                static state =>
+                {
+                    (DnsResolver resolver, DnsCacheKey key, TaskCompletionSource<DnsCacheEntry> started) = ((DnsResolver, DnsCacheKey, TaskCompletionSource<DnsCacheEntry>))state!;
+                    _ = resolver.RunLookupAsync(key, started);
+                },
+                (this, key, started));
         }
 
         DnsCacheEntry entry = await lookup.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -205,7 +228,8 @@ public sealed partial class DnsResolver
         {
             // A failed half is not known to be empty: keep the found half only as long as its own TTL says.
             timeToLive = v4.Kind == DnsAnswerKind.Failed ? v6.TimeToLive : v6.Kind == DnsAnswerKind.Failed ? v4.TimeToLive : timeToLive;
-            return new DnsAnswer(DnsAnswerKind.Found, [.. v4.Addresses, .. v6.Addresses], timeToLive);
+            IReadOnlyList<IPAddress> both = v6.Addresses.Count == 0 ? v4.Addresses : v4.Addresses.Count == 0 ? v6.Addresses : [.. v4.Addresses, .. v6.Addresses];
+            return new DnsAnswer(DnsAnswerKind.Found, both, timeToLive);
         }
         if (v4.Kind == DnsAnswerKind.Failed || v6.Kind == DnsAnswerKind.Failed)
         {
@@ -262,7 +286,7 @@ public sealed partial class DnsResolver
             chainTimeToLive = Math.Min(chainTimeToLive, reply.TimeToLive);
             if (reply.Addresses.Count > 0)
             {
-                return new DnsAnswer(DnsAnswerKind.Found, reply.Addresses.AsReadOnly(), chainTimeToLive);
+                return new DnsAnswer(DnsAnswerKind.Found, reply.Addresses, chainTimeToLive);
             }
             if (string.Equals(reply.CanonicalName, current, StringComparison.OrdinalIgnoreCase) || reply.NegativeTimeToLive is not null)
             {

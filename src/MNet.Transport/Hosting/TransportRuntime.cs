@@ -97,6 +97,7 @@ internal sealed class TransportRuntime : IAsyncDisposable
             loops = _loops;
         }
 
+        _resolver?.Dispose();
         if (loops is not null)
         {
             await loops.DisposeAsync().ConfigureAwait(false);

@@ -14,15 +14,27 @@ public sealed unsafe class DatagramSendBatch
     /// <summary>The most datagrams one batch holds.</summary>
     public const int MaxDatagrams = 32;
 
-    private const int BufferBytes = 64 * 1024;
+    private const int DefaultBufferBytes = 64 * 1024;
 
     private readonly MultipleMessageHeader[] _headers = GC.AllocateArray<MultipleMessageHeader>(MaxDatagrams, pinned: true);
     private readonly IOVector[] _vectors = GC.AllocateArray<IOVector>(MaxDatagrams, pinned: true);
     private readonly byte[] _addresses = GC.AllocateArray<byte>(MaxDatagrams * SockAddr.MaxIPSize, pinned: true);
-    private readonly byte[] _buffer = GC.AllocateUninitializedArray<byte>(BufferBytes, pinned: true);
+    private readonly byte[] _buffer;
     private int _count;
     private int _sent;
     private int _used;
+
+    /// <summary>Creates an empty batch.</summary>
+    public DatagramSendBatch()
+        : this(DefaultBufferBytes)
+    {
+    }
+
+    /// <param name="bufferBytes">Room for the datagrams' bytes: less for a sender whose datagrams are all small.</param>
+    internal DatagramSendBatch(int bufferBytes)
+    {
+        _buffer = GC.AllocateUninitializedArray<byte>(bufferBytes, pinned: true);
+    }
 
     /// <summary>Datagrams added and not yet sent.</summary>
     public int Count => _count - _sent;
@@ -37,7 +49,7 @@ public sealed unsafe class DatagramSendBatch
         {
             throw new ArgumentException($"A datagram goes to an IPv4 or IPv6 address, not {remoteEndPoint.AddressFamily}.", nameof(remoteEndPoint));
         }
-        if (_count == MaxDatagrams || datagram.Length > BufferBytes - _used)
+        if (_count == MaxDatagrams || datagram.Length > _buffer.Length - _used)
         {
             return false;
         }

@@ -112,7 +112,7 @@ public sealed class DnsResolverTests : IAsyncDisposable
         await using FakeDnsServer second = FakeDnsServer.Start();
         second.Zone.AddA("retry.test", "192.0.2.8");
         _server.UdpReplies = _ => [];
-        DnsResolver resolver = CreateResolver(o => o.Timeout = TimeSpan.FromMilliseconds(200), _server.EndPoint, second.EndPoint);
+        DnsResolver resolver = CreateResolver(o => o.Timeout = TimeSpan.FromMilliseconds(500), _server.EndPoint, second.EndPoint);
 
         Assert.Equal(Addresses("192.0.2.8"), await resolver.GetHostAddressesAsync("retry.test", AddressFamily.InterNetwork));
         Assert.Equal(1, _server.UdpQueryCount);
@@ -259,6 +259,44 @@ public sealed class DnsResolverTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task Queries_ShareOneSocketPerServer_WithRandomIds_AndMoveToANewPortEvery256()
+    {
+        const int names = 600;
+        for (int i = 0; i < names; i++)
+        {
+            _server.Zone.AddA($"n{i}.test", "192.0.2.19");
+        }
+        DnsResolver resolver = CreateResolver();
+
+        // 32 at a time: a burst of all 600 would overflow the test server's socket buffer, and the lost queries would
+        // be asked again from later sockets.
+        IReadOnlyList<IPAddress>[] results = new IReadOnlyList<IPAddress>[names];
+        await Parallel.ForAsync(0, names, new ParallelOptions { MaxDegreeOfParallelism = 32 }, async (i, cancellationToken) =>
+            results[i] = await resolver.GetHostAddressesAsync($"n{i}.test", AddressFamily.InterNetwork, cancellationToken));
+
+        Assert.All(results, r => Assert.Equal(Addresses("192.0.2.19"), r));
+        IGrouping<int, FakeDnsQuery>[] ports = [.. _server.Queries.GroupBy(q => q.From.Port)];
+        Assert.Equal([88, 256, 256], ports.Select(p => p.Count()).Order());
+        // Random ids: among 256 draws from 65,536 a few may repeat (never two waiting at once), but not many.
+        Assert.All(ports.Where(port => port.Count() == 256), port => Assert.InRange(port.Select(q => q.Id).Distinct().Count(), 240, 256));
+    }
+
+    [Fact]
+    public async Task Dispose_FailsTheLookupsWaiting_AndLaterCallsThrow()
+    {
+        _server.UdpReplies = _ => [];
+        DnsResolver resolver = CreateResolver(o => o.Timeout = TimeSpan.FromSeconds(30));
+        Task<IReadOnlyList<IPAddress>> waiting = resolver.GetHostAddressesAsync("silent.test", AddressFamily.InterNetwork).AsTask();
+        await WaitForQueriesAsync(1);
+
+        resolver.Dispose();
+
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => waiting.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Throws<ObjectDisposedException>(() => IsCachedAnswer(resolver.GetHostAddressesAsync("other.test")));
+        Assert.Equal(1, _server.UdpQueryCount);
+    }
+
+    [Fact]
     public async Task BadArguments_FailAtOnce_WithoutAQuery()
     {
         DnsResolver resolver = CreateResolver();
@@ -267,6 +305,15 @@ public sealed class DnsResolverTests : IAsyncDisposable
         await Assert.ThrowsAsync<ArgumentException>(async () => await resolver.GetHostAddressesAsync("ok.test", AddressFamily.Unix));
         await Assert.ThrowsAsync<ArgumentNullException>(async () => await resolver.GetHostAddressesAsync(null!));
         Assert.Empty(_server.Queries);
+    }
+
+    private async Task WaitForQueriesAsync(int count)
+    {
+        for (int i = 0; i < 500 && _server.Queries.Count < count; i++)
+        {
+            await Task.Delay(10);
+        }
+        Assert.Equal(count, _server.Queries.Count);
     }
 
     private DnsResolver CreateResolver(Action<DnsResolverOptions>? configure = null, params IPEndPoint[] servers)

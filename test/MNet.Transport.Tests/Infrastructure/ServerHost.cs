@@ -33,6 +33,7 @@ public sealed class ServerHost : IAsyncDisposable
         HostApplicationBuilder builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
         RecordingLoggerProvider log = new();
         builder.Logging.AddProvider(log);
+        builder.Logging.SetMinimumLevel(LogLevel.Debug);
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = shutdownTimeout ?? TimeSpan.FromSeconds(10));
         builder.Services.Configure<MNetTransportOptions>(o => transport?.Invoke(o));
         builder.Services.AddMNetServer(configure);

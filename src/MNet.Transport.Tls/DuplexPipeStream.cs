@@ -1,0 +1,86 @@
+using System.Buffers;
+using System.IO.Pipelines;
+
+namespace MNet.Transport.Tls;
+
+/// <summary>
+/// A connection's pipes as the <see cref="Stream"/> <see cref="System.Net.Security.SslStream"/> reads records from
+/// and writes records to. Reads copy out of the input pipe's buffers; writes go into the output pipe and are flushed
+/// at once. It records whether the transport ended, so a TLS read of 0 bytes can tell close_notify from truncation.
+/// </summary>
+internal sealed class DuplexPipeStream(IDuplexPipe transport) : Stream
+{
+    /// <summary>True once the input pipe ended (the peer's FIN, or a reset).</summary>
+    public bool TransportEnded { get; private set; }
+
+    public override bool CanRead => true;
+
+    public override bool CanWrite => true;
+
+    public override bool CanSeek => false;
+
+    public override long Length => throw new NotSupportedException();
+
+    public override long Position
+    {
+        get => throw new NotSupportedException();
+        set => throw new NotSupportedException();
+    }
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        while (true)
+        {
+            ReadResult result = await transport.Input.ReadAsync(cancellationToken).ConfigureAwait(false);
+            ReadOnlySequence<byte> data = result.Buffer;
+            if (result.IsCanceled)
+            {
+                transport.Input.AdvanceTo(data.Start);
+                throw new OperationCanceledException("The read of the transport was canceled.");
+            }
+            if (!data.IsEmpty)
+            {
+                int count = (int)Math.Min(buffer.Length, data.Length);
+                data.Slice(0, count).CopyTo(buffer.Span);
+                transport.Input.AdvanceTo(data.GetPosition(count));
+                return count;
+            }
+            transport.Input.AdvanceTo(data.End);
+            if (result.IsCompleted)
+            {
+                TransportEnded = true;
+                return 0;
+            }
+        }
+    }
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
+        => ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        FlushResult result = await transport.Output.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
+        if (result.IsCompleted)
+        {
+            throw new IOException("The transport's output was closed: the peer is gone.");
+        }
+    }
+
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
+        => WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask; // every write flushes
+
+    public override void Flush()
+    {
+    }
+
+    // SslStream is used only asynchronously here; blocking a loop or pool thread on a pipe is never right.
+    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException("Use ReadAsync.");
+
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException("Use WriteAsync.");
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+}

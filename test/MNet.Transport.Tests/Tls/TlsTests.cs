@@ -1,0 +1,331 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
+using MNet.Transport.Hosting;
+using MNet.Transport.Tests.Infrastructure;
+using MNet.Transport.Tls;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.AspNetCore.Server.Kestrel.Core.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
+
+namespace MNet.Transport.Tests.Tls;
+
+/// <summary>TLS connection middleware on the standalone server and TLS client connections, with real SslStreams on both ends.</summary>
+public sealed class TlsTests
+{
+    private static readonly IPEndPoint AnyLoopbackPort = new(IPAddress.Loopback, 0);
+    private static readonly X509Certificate2 ServerCertificate = TestCertificates.Server("localhost");
+
+    [Fact]
+    public async Task APattern_IsEchoedIntactThroughTls_AndTheHandshakeIsReportedOnBothSides()
+    {
+        const int Length = 8 * 1024 * 1024;
+        SslProtocols serverSaw = SslProtocols.None;
+        await using ServerHost host = await ServerHost.StartAsync(o => o.ListenTcp(AnyLoopbackPort, c => c
+            .UseTls(ServerCertificate)
+            .Use(next => connection =>
+            {
+                serverSaw = connection.Features.GetRequiredFeature<ITlsHandshakeFeature>().Protocol;
+                return next(connection);
+            })
+            .UseConnectionHandler<EchoHandler>()));
+        await using MNetConnectionFactory factory = new();
+
+        await using ConnectionContext connection = await factory.ConnectTlsAsync(host.EndPoint, TrustOnly(ServerCertificate));
+        Task writing = WritePatternAsync(connection.Transport.Output, Length);
+        await ReadPatternAsync(connection.Transport.Input, Length);
+        await writing;
+
+        SslProtocols clientSaw = connection.Features.GetRequiredFeature<ITlsHandshakeFeature>().Protocol;
+        Assert.Contains(clientSaw, new[] { SslProtocols.Tls12, SslProtocols.Tls13 });
+        Assert.Equal(clientSaw, serverSaw);
+    }
+
+    [Fact]
+    public async Task Sni_PicksTheCertificateForTheHostNameAsked()
+    {
+        X509Certificate2 alpha = TestCertificates.Server("alpha.test");
+        X509Certificate2 beta = TestCertificates.Server("beta.test");
+        await using ServerHost host = await ServerHost.StartAsync(o => o.ListenTcp(AnyLoopbackPort, c => c
+            .UseTls(new TlsServerOptions
+            {
+                ServerCertificateSelector = (_, hostName) => hostName switch { "alpha.test" => alpha, "beta.test" => beta, _ => null },
+            })
+            .UseConnectionHandler<EchoHandler>()));
+        await using MNetConnectionFactory factory = new();
+
+        foreach (X509Certificate2 expected in new[] { alpha, beta })
+        {
+            await using ConnectionContext connection = await factory.ConnectTlsAsync(host.EndPoint, TrustOnly(expected, expected.GetNameInfo(X509NameType.DnsName, false)));
+            await EchoOnceAsync(connection);
+        }
+        await using MNetConnectionFactory other = new();
+        await Assert.ThrowsAsync<AuthenticationException>(async () => await other.ConnectTlsAsync(host.EndPoint, TrustOnly(alpha, "gamma.test")));
+    }
+
+    [Fact]
+    public async Task Alpn_NegotiatesTheProtocolBothSidesSpeak()
+    {
+        SslApplicationProtocol echo = new("echo/1");
+        string? serverSaw = null;
+        TlsServerOptions options = new() { ServerCertificate = ServerCertificate };
+        options.ApplicationProtocols.AddRange([SslApplicationProtocol.Http2, echo]);
+        await using ServerHost host = await ServerHost.StartAsync(o => o.ListenTcp(AnyLoopbackPort, c => c
+            .UseTls(options)
+            .Use(next => connection =>
+            {
+                serverSaw = System.Text.Encoding.ASCII.GetString(connection.Features.GetRequiredFeature<ITlsApplicationProtocolFeature>().ApplicationProtocol.Span);
+                return next(connection);
+            })
+            .UseConnectionHandler<EchoHandler>()));
+        await using MNetConnectionFactory factory = new();
+        SslClientAuthenticationOptions client = TrustOnly(ServerCertificate);
+        client.ApplicationProtocols = [echo];
+
+        await using ConnectionContext connection = await factory.ConnectTlsAsync(host.EndPoint, client);
+        await EchoOnceAsync(connection);
+
+        Assert.Equal("echo/1", System.Text.Encoding.ASCII.GetString(connection.Features.GetRequiredFeature<ITlsApplicationProtocolFeature>().ApplicationProtocol.Span));
+        Assert.Equal("echo/1", serverSaw);
+    }
+
+    [Fact]
+    public async Task ARequiredClientCertificate_RefusesAClientWithoutOne_AndAcceptsTheTrustedOne()
+    {
+        X509Certificate2 trusted = TestCertificates.Client("trusted");
+        X509Certificate2 stranger = TestCertificates.Client("stranger");
+        string? serverSaw = null;
+        await using ServerHost host = await ServerHost.StartAsync(o => o.ListenTcp(AnyLoopbackPort, c => c
+            .UseTls(new TlsServerOptions
+            {
+                ServerCertificate = ServerCertificate,
+                ClientCertificateMode = ClientCertificateMode.RequireCertificate,
+                CheckCertificateRevocation = false,
+                ClientCertificateValidation = (certificate, _, _) => certificate.Thumbprint == trusted.Thumbprint,
+            })
+            .Use(next => connection =>
+            {
+                serverSaw = connection.Features.GetRequiredFeature<ITlsConnectionFeature>().ClientCertificate?.Subject;
+                return next(connection);
+            })
+            .UseConnectionHandler<EchoHandler>()));
+        await using MNetConnectionFactory factory = new();
+
+        await AssertRefusedAsync(factory, host.EndPoint, TrustOnly(ServerCertificate));
+        SslClientAuthenticationOptions withStranger = TrustOnly(ServerCertificate);
+        withStranger.ClientCertificates = [stranger];
+        await AssertRefusedAsync(factory, host.EndPoint, withStranger);
+
+        SslClientAuthenticationOptions withTrusted = TrustOnly(ServerCertificate);
+        withTrusted.ClientCertificates = [trusted];
+        await using ConnectionContext connection = await factory.ConnectTlsAsync(host.EndPoint, withTrusted);
+        await EchoOnceAsync(connection);
+        Assert.Equal("CN=trusted", serverSaw);
+    }
+
+    [Fact]
+    public async Task UntrustedAndExpiredCertificates_AreRefusedByTheClient_SayingWhy()
+    {
+        X509Certificate2 expired = TestCertificates.Server("localhost", DateTimeOffset.UtcNow.AddDays(-10), DateTimeOffset.UtcNow.AddDays(-1));
+        await using ServerHost host = await ServerHost.StartAsync(o => o
+            .ListenTcp(AnyLoopbackPort, c => c.UseTls(ServerCertificate).UseConnectionHandler<EchoHandler>())
+            .ListenTcp(AnyLoopbackPort, c => c.UseTls(expired).UseConnectionHandler<EchoHandler>()));
+        await using MNetConnectionFactory factory = new();
+
+        // The system's default validation: a self-signed certificate is not trusted.
+        AuthenticationException untrusted = await Assert.ThrowsAsync<AuthenticationException>(async () =>
+            await factory.ConnectTlsAsync(host.Server.EndPoints[0], new SslClientAuthenticationOptions { TargetHost = "localhost" }));
+        Assert.Contains("UntrustedRoot", untrusted.Message + untrusted.InnerException?.Message, StringComparison.Ordinal);
+
+        // Trusted by pinning, but out of date: the chain errors say so.
+        SslClientAuthenticationOptions pinnedButTimed = new()
+        {
+            TargetHost = "localhost",
+            RemoteCertificateValidationCallback = (_, certificate, chain, errors) =>
+                errors == SslPolicyErrors.None || chain!.ChainStatus.All(s => s.Status == X509ChainStatusFlags.UntrustedRoot),
+        };
+        AuthenticationException outOfDate = await Assert.ThrowsAsync<AuthenticationException>(async () =>
+            await factory.ConnectTlsAsync(host.Server.EndPoints[1], pinnedButTimed));
+        Assert.Contains("certificate", outOfDate.Message, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task BadClients_CloseOnlyTheirOwnConnections_EachLoggedOnce_AndTheServerServesOthers()
+    {
+        await using ServerHost host = await ServerHost.StartAsync(o => o.ListenTcp(AnyLoopbackPort, c => c
+            .UseTls(new TlsServerOptions { ServerCertificate = ServerCertificate, HandshakeTimeout = TimeSpan.FromMilliseconds(500) })
+            .UseConnectionHandler<EchoHandler>()));
+        IPEndPoint endPoint = (IPEndPoint)host.EndPoint;
+
+        byte[] random = new byte[4096];
+        new Random(7).NextBytes(random);
+        byte[] clientHelloStart = [0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xFC, 0x03, 0x03]; // a record header promising 512 bytes
+        await AssertClosedByServerAsync(endPoint, "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"u8.ToArray(), closeAfterSending: false);
+        await AssertClosedByServerAsync(endPoint, random, closeAfterSending: false);
+        await AssertClosedByServerAsync(endPoint, [], closeAfterSending: false); // says nothing: the handshake timeout closes it
+        await AssertClosedByServerAsync(endPoint, clientHelloStart, closeAfterSending: true); // leaves mid-handshake
+
+        await using MNetConnectionFactory factory = new();
+        await using (ConnectionContext connection = await factory.ConnectTlsAsync(host.EndPoint, TrustOnly(ServerCertificate)))
+        {
+            await EchoOnceAsync(connection);
+        }
+        LogEntry[] failures = [.. host.Log.Entries.Where(e => e.EventId.Name is "TlsHandshakeFailed" or "TlsHandshakeTimedOut")];
+        Assert.Equal(4, failures.Length);
+        Assert.Single(failures, e => e.EventId.Name == "TlsHandshakeTimedOut");
+        Assert.Equal(0, await ProcessResources.SettleAsync(() => host.Server.ConnectionCount, 0));
+    }
+
+    [Fact]
+    public async Task APeerThatClosesWithoutCloseNotify_FailsTheInput_WhileACleanCloseEndsIt()
+    {
+        TaskCompletionSource<Exception?> ending = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using ServerHost host = await ServerHost.StartAsync(o => o.ListenTcp(AnyLoopbackPort, c => c
+            .UseTls(ServerCertificate)
+            .Run(async connection =>
+            {
+                try
+                {
+                    await PipeDrain.ReadToEndAsync(connection.Transport.Input);
+                    ending.TrySetResult(null);
+                }
+                catch (IOException ex)
+                {
+                    ending.TrySetResult(ex);
+                }
+            })));
+
+        using (Socket socket = await ConnectSocketAsync(host.EndPoint))
+        await using (SslStream tls = new(new NetworkStream(socket), leaveInnerStreamOpen: true))
+        {
+            await tls.AuthenticateAsClientAsync(TrustOnly(ServerCertificate));
+            await tls.WriteAsync("cut short"u8.ToArray());
+            await tls.FlushAsync();
+            socket.Shutdown(SocketShutdown.Send); // FIN without close_notify
+            Exception? truncated = await ending.Task.WaitAsync(TimeSpan.FromSeconds(10));
+            Assert.Contains("close_notify", Assert.IsType<IOException>(truncated).Message, StringComparison.Ordinal);
+        }
+
+        ending = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using MNetConnectionFactory factory = new();
+        ConnectionContext clean = await factory.ConnectTlsAsync(host.EndPoint, TrustOnly(ServerCertificate));
+        await clean.Transport.Output.WriteAsync("whole"u8.ToArray());
+        await clean.DisposeAsync(); // close_notify, then FIN
+        Assert.Null(await ending.Task.WaitAsync(TimeSpan.FromSeconds(10)));
+    }
+
+    [Fact]
+    public void BadOptions_AreRefusedWhenThePipelineIsBuilt()
+    {
+        X509Certificate2 withoutKey = X509CertificateLoader.LoadCertificate(ServerCertificate.Export(X509ContentType.Cert));
+        ConnectionBuilder builder = new(new ServiceCollection().BuildServiceProvider());
+
+        Assert.Throws<InvalidOperationException>(() => builder.UseTls(new TlsServerOptions()));
+        Assert.Throws<ArgumentException>(() => builder.UseTls(withoutKey));
+        Assert.Throws<ArgumentOutOfRangeException>(() => builder.UseTls(new TlsServerOptions { ServerCertificate = ServerCertificate, HandshakeTimeout = TimeSpan.Zero }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => builder.UseTls(new TlsServerOptions { ServerCertificate = ServerCertificate, MaxConcurrentHandshakes = 0 }));
+    }
+
+    private static SslClientAuthenticationOptions TrustOnly(X509Certificate2 expected, string targetHost = "localhost") => new()
+    {
+        TargetHost = targetHost,
+        // Pinning: the test's self-signed certificate is trusted by its thumbprint, not through a root store.
+        RemoteCertificateValidationCallback = (_, certificate, _, _) => certificate is not null && certificate.GetCertHashString() == expected.Thumbprint,
+    };
+
+    private static async Task AssertRefusedAsync(MNetConnectionFactory factory, EndPoint endPoint, SslClientAuthenticationOptions options)
+    {
+        // With TLS 1.3 the client learns of the refusal only when it reads the server's alert after its handshake.
+        Exception refused = await Record.ExceptionAsync(async () =>
+        {
+            await using ConnectionContext connection = await factory.ConnectTlsAsync(endPoint, options);
+            await connection.Transport.Output.WriteAsync("hello"u8.ToArray());
+            ReadResult read = await connection.Transport.Input.ReadAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+            Assert.True(read.IsCompleted && read.Buffer.IsEmpty, "The server echoed to a client it should have refused.");
+        });
+        Assert.True(refused is null or AuthenticationException or IOException, $"Unexpected {refused}");
+    }
+
+    private static async Task AssertClosedByServerAsync(IPEndPoint endPoint, byte[] send, bool closeAfterSending)
+    {
+        using Socket socket = await ConnectSocketAsync(endPoint);
+        await socket.SendAsync(send);
+        if (closeAfterSending)
+        {
+            socket.Shutdown(SocketShutdown.Send);
+        }
+        byte[] buffer = new byte[4096];
+        using CancellationTokenSource timeout = new(TimeSpan.FromSeconds(10));
+        try
+        {
+            while (await socket.ReceiveAsync(buffer, SocketFlags.None, timeout.Token) > 0)
+            {
+                // a TLS alert may come first; the server must close after it
+            }
+        }
+        catch (SocketException ex) when (ex.SocketErrorCode == SocketError.ConnectionReset)
+        {
+        }
+    }
+
+    private static async Task<Socket> ConnectSocketAsync(EndPoint endPoint)
+    {
+        Socket socket = new(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(endPoint);
+        return socket;
+    }
+
+    private static async Task EchoOnceAsync(ConnectionContext connection)
+    {
+        await connection.Transport.Output.WriteAsync("ping over tls"u8.ToArray());
+        await ReadPatternLikeAsync(connection.Transport.Input, "ping over tls"u8.ToArray());
+    }
+
+    private static async Task ReadPatternLikeAsync(PipeReader input, byte[] expected)
+    {
+        while (true)
+        {
+            ReadResult read = await input.ReadAsync();
+            if (read.Buffer.Length >= expected.Length)
+            {
+                Assert.Equal(expected, read.Buffer.Slice(0, expected.Length).ToArray());
+                input.AdvanceTo(read.Buffer.GetPosition(expected.Length));
+                return;
+            }
+            Assert.False(read.IsCompleted, "The connection ended before the echo came back.");
+            input.AdvanceTo(read.Buffer.Start, read.Buffer.End);
+        }
+    }
+
+    private static async Task WritePatternAsync(PipeWriter output, int length)
+    {
+        byte[] block = BytePattern.Block();
+        for (int sent = 0; sent < length; sent += block.Length)
+        {
+            await output.WriteAsync(block);
+        }
+    }
+
+    private static async Task ReadPatternAsync(PipeReader input, int length)
+    {
+        long received = 0;
+        while (received < length)
+        {
+            ReadResult read = await input.ReadAsync();
+            foreach (ReadOnlyMemory<byte> segment in read.Buffer)
+            {
+                BytePattern.Verify(segment.Span, received);
+                received += segment.Length;
+            }
+            input.AdvanceTo(read.Buffer.End);
+            Assert.False(read.IsCompleted && received < length, $"The connection ended after {received} of {length} bytes.");
+        }
+    }
+}

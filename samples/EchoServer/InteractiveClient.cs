@@ -1,7 +1,9 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using System.Net.Security;
 using System.Text;
 using MNet.Transport.Hosting;
+using MNet.Transport.Tls;
 
 namespace EchoServer;
 
@@ -11,7 +13,9 @@ internal static class InteractiveClient
     public static async Task<int> RunAsync(SampleArguments arguments)
     {
         await using MNetConnectionFactory factory = new();
-        await using ConnectionContext connection = await factory.ConnectAsync(arguments.RemoteEndPoint());
+        await using ConnectionContext connection = arguments.Option("tls") is { } tls
+            ? await factory.ConnectTlsAsync(SampleArguments.ParseIPEndPoint(tls, "--tls endpoint"), TlsOptions(arguments))
+            : await factory.ConnectAsync(arguments.RemoteEndPoint());
         PipeReader input = connection.Transport.Input;
 
         Console.Write(await ReadLineAsync(input)); // the welcome
@@ -28,6 +32,21 @@ internal static class InteractiveClient
         }
         await connection.Transport.Output.CompleteAsync();
         return 0;
+    }
+
+    /// <summary>
+    /// The system's certificate validation, unless --thumbprint pins the server's certificate (as for the self-signed
+    /// one "serve --tls" makes; it prints the thumbprint).
+    /// </summary>
+    private static SslClientAuthenticationOptions TlsOptions(SampleArguments arguments)
+    {
+        SslClientAuthenticationOptions options = new() { TargetHost = arguments.Option("host") ?? "localhost" };
+        if (arguments.Option("thumbprint") is { } thumbprint)
+        {
+            options.RemoteCertificateValidationCallback = (_, certificate, _, _) =>
+                string.Equals(certificate?.GetCertHashString(), thumbprint, StringComparison.OrdinalIgnoreCase);
+        }
+        return options;
     }
 
     private static async Task<string?> ReadLineAsync(PipeReader input)

@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
+using System.Security.Cryptography.X509Certificates;
+using MNet.Transport.Tls;
 using MNet.Transport.Server;
 using Microsoft.Extensions.Hosting;
 
@@ -15,10 +17,12 @@ internal static class Serve
         string? unix = arguments.Option("unix");
         IPEndPoint? udpEndPoint = arguments.Option("udp") is { } udp ? SampleArguments.ParseIPEndPoint(udp, "--udp endpoint", allowPortZero: true) : null;
         long? handle = arguments.Option("handle") is null ? null : arguments.Number("handle", 0);
-        if (tcp is null && unix is null && handle is null && udpEndPoint is null)
+        IPEndPoint? tlsEndPoint = arguments.Option("tls") is { } tls ? SampleArguments.ParseIPEndPoint(tls, "--tls endpoint", allowPortZero: true) : null;
+        if (tcp is null && unix is null && handle is null && udpEndPoint is null && tlsEndPoint is null)
         {
-            throw new ArgumentException("serve needs --tcp ADDRESS:PORT, --udp ADDRESS:PORT, --unix PATH or --handle FD.");
+            throw new ArgumentException("serve needs --tcp ADDRESS:PORT, --tls ADDRESS:PORT, --udp ADDRESS:PORT, --unix PATH or --handle FD.");
         }
+        X509Certificate2? certificate = tlsEndPoint is null ? null : SampleCertificate.Load(arguments.Option("cert"), arguments.Option("cert-password"));
         IPEndPoint? tcpEndPoint = tcp is null ? null : SampleArguments.ParseIPEndPoint(tcp, "--tcp endpoint", allowPortZero: true);
         int processes = (int)arguments.Number("processes", 1);
         string share = arguments.Option("share") ?? "port";
@@ -67,6 +71,10 @@ internal static class Serve
                 {
                     o.ListenUnix(unix, Pipeline);
                 }
+                if (tlsEndPoint is not null)
+                {
+                    o.ListenTcp(tlsEndPoint, connection => Pipeline(connection.UseTls(certificate!)));
+                }
                 if (udpEndPoint is not null)
                 {
                     o.ListenUdp(udpEndPoint, datagram => datagram.ReplyAsync(datagram.Data));
@@ -78,6 +86,10 @@ internal static class Serve
             IEnumerable<string> endPoints = server.EndPoints
                 .Select(e => e is FileHandleEndPoint h ? $"{sharedSocketAddress?.ToString() ?? "inherited socket"} (fd {h.FileHandle})" : e.ToString()!)
                 .Concat(server.UdpEndPoints.Select(e => $"udp {e}"));
+            if (certificate is not null)
+            {
+                Console.WriteLine($"TLS certificate {certificate.Subject}, thumbprint {certificate.Thumbprint} (client --thumbprint pins it)");
+            }
             Console.WriteLine($"echo server (pid {Environment.ProcessId}) on {string.Join(", ", endPoints)}; Ctrl+C stops it");
             await host.WaitForShutdownAsync();
             return 0;

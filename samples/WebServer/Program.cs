@@ -1,6 +1,11 @@
 // The m_net chann_web example on ASP.NET Core: the same app on the MNet transport or on Kestrel's Sockets transport.
 //   dotnet run -c Release --project samples/WebServer [-- --transport mnet|sockets] [--urls http://127.0.0.1:8080]
+//   dotnet run -c Release --project samples/WebServer -- --https 127.0.0.1:8443 [--cert server.pfx [--cert-password P]]
+using System.Net;
+using System.Security.Cryptography.X509Certificates;
 using System.Text.Json.Serialization;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Samples;
 using WebServer;
 
 WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(args);
@@ -17,7 +22,32 @@ switch (transport)
         return 2;
 }
 
-if (builder.Configuration["urls"] is null)
+if (builder.Configuration["https"] is { } https)
+{
+    // Kestrel's own HTTPS (HTTP/1.1 and HTTP/2 through ALPN) over whichever transport was chosen.
+    if (!IPEndPoint.TryParse(https, out IPEndPoint? endPoint))
+    {
+        Console.Error.WriteLine($"--https takes an address:port such as 127.0.0.1:8443, not '{https}'.");
+        return 2;
+    }
+    X509Certificate2 certificate;
+    try
+    {
+        certificate = SampleCertificate.Load(builder.Configuration["cert"], builder.Configuration["cert-password"]);
+    }
+    catch (ArgumentException ex)
+    {
+        Console.Error.WriteLine(ex.Message);
+        return 2;
+    }
+    builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(endPoint, listen =>
+    {
+        listen.Protocols = HttpProtocols.Http1AndHttp2;
+        listen.UseHttps(certificate);
+    }));
+    Console.WriteLine($"TLS certificate {certificate.Subject}, thumbprint {certificate.Thumbprint}");
+}
+else if (builder.Configuration["urls"] is null)
 {
     builder.WebHost.UseUrls("http://127.0.0.1:8080");
 }

@@ -37,6 +37,9 @@ public sealed class SampleProcess : IAsyncDisposable
     /// <summary>Starts the NtpClient sample with <paramref name="arguments"/>.</summary>
     public static SampleProcess StartNtpClient(params string[] arguments) => Start("NtpClientSample", arguments);
 
+    /// <summary>Starts the WebServer sample with <paramref name="arguments"/>.</summary>
+    public static SampleProcess StartWebServer(params string[] arguments) => Start("WebServerSample", arguments);
+
     private static SampleProcess Start(string sample, string[] arguments)
     {
         string dll = typeof(SampleProcess).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()

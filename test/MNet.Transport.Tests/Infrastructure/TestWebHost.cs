@@ -1,4 +1,5 @@
 using System.Net;
+using System.Security.Cryptography.X509Certificates;
 using MNet.Transport.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -70,9 +71,17 @@ public sealed class TestWebHost : IAsyncDisposable
         return new TestWebHost(app, kind);
     }
 
-    public HttpClient CreateClient(Version? version = null)
+    /// <param name="version">The HTTP version every request must use, or null for the default.</param>
+    /// <param name="trustedCertificate">A self-signed server certificate trusted by pinning, for an HTTPS host.</param>
+    public HttpClient CreateClient(Version? version = null, X509Certificate2? trustedCertificate = null)
     {
-        HttpClient client = new(new SocketsHttpHandler { MaxConnectionsPerServer = 1024 })
+        SocketsHttpHandler handler = new() { MaxConnectionsPerServer = 1024 };
+        if (trustedCertificate is not null)
+        {
+            handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, _) =>
+                certificate is not null && certificate.GetCertHashString() == trustedCertificate.Thumbprint;
+        }
+        HttpClient client = new(handler)
         {
             BaseAddress = BaseAddress,
             Timeout = TimeSpan.FromSeconds(60),

@@ -30,6 +30,26 @@ public sealed class EchoServerSampleTests
     }
 
     [Fact]
+    public async Task TlsClient_EchoesThroughTheServersSelfSignedCertificate_PinnedByThumbprint_AndRefusesItUnpinned()
+    {
+        await using SampleProcess server = SampleProcess.StartEchoServer("serve", "--tls", "127.0.0.1:0");
+        string thumbprint = (await server.WaitForLineAsync(new Regex(@"thumbprint ([0-9A-F]{40})"))).Groups[1].Value;
+        string address = await server.WaitUntilServingAsync(server.Id);
+
+        await using SampleProcess client = SampleProcess.StartEchoServer("client", "--tls", address, "--thumbprint", thumbprint);
+        await client.StandardInput.WriteAsync("hello over tls\n");
+        client.StandardInput.Close();
+        Assert.Equal(0, await client.WaitForExitAsync(ExitLimit));
+        Assert.Equal($"{Welcome}\nhello over tls", client.Output);
+
+        await using SampleProcess unpinned = SampleProcess.StartEchoServer("client", "--tls", address);
+        unpinned.StandardInput.Close();
+        Assert.Equal(1, await unpinned.WaitForExitAsync(ExitLimit));
+        Assert.Contains("certificate", unpinned.Output, StringComparison.OrdinalIgnoreCase);
+        Assert.Equal(0, await server.TerminateAsync(ExitLimit));
+    }
+
+    [Fact]
     public async Task UdpClient_EchoesEachLineAsADatagram_AndReportsAServerThatIsNotThere()
     {
         await using SampleProcess server = SampleProcess.StartEchoServer("serve", "--udp", "127.0.0.1:0");

@@ -1,0 +1,38 @@
+using System.Net;
+using System.Text.RegularExpressions;
+using MNet.Transport.Tests.Infrastructure;
+
+namespace MNet.Transport.Tests.Samples;
+
+/// <summary>The WebServer sample run as a real process on the MNet transport.</summary>
+public sealed class WebServerSampleTests
+{
+    private static readonly TimeSpan ExitLimit = TimeSpan.FromSeconds(20);
+
+    [Theory]
+    [InlineData("1.1")]
+    [InlineData("2.0")]
+    public async Task Https_ServesPlaintextAndTheReadme_WithItsSelfSignedCertificate(string httpVersion)
+    {
+        await using SampleProcess server = SampleProcess.StartWebServer("--https", "127.0.0.1:0");
+        string thumbprint = (await server.WaitForLineAsync(new Regex(@"thumbprint ([0-9A-F]{40})"))).Groups[1].Value;
+        string address = (await server.WaitForLineAsync(new Regex(@"on the mnet transport, listening on (https://[^\s,]+)"))).Groups[1].Value;
+        using SocketsHttpHandler handler = new();
+        handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, _) => certificate?.GetCertHashString() == thumbprint;
+        using HttpClient client = new(handler)
+        {
+            BaseAddress = new Uri(address),
+            DefaultRequestVersion = Version.Parse(httpVersion),
+            DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
+        };
+
+        using HttpResponseMessage plaintext = await client.GetAsync("/plaintext");
+        byte[] readme = await client.GetByteArrayAsync("/");
+
+        Assert.Equal(HttpStatusCode.OK, plaintext.StatusCode);
+        Assert.Equal(Version.Parse(httpVersion), plaintext.Version);
+        Assert.Equal("Hello, World!", await plaintext.Content.ReadAsStringAsync());
+        Assert.StartsWith("# MNet.Transport", System.Text.Encoding.UTF8.GetString(readme), StringComparison.Ordinal);
+        Assert.Equal(0, await server.TerminateAsync(ExitLimit));
+    }
+}

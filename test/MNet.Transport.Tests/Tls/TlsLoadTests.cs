@@ -1,0 +1,113 @@
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Cryptography.X509Certificates;
+using MNet.Transport.Hosting;
+using MNet.Transport.Tests.Infrastructure;
+using MNet.Transport.Tls;
+using Microsoft.AspNetCore.Connections;
+
+namespace MNet.Transport.Tests.Tls;
+
+/// <summary>m_net's tls_test_rwdata and tls_test_reconnect on the standalone server's TLS middleware.</summary>
+public sealed class TlsLoadTests
+{
+    private static readonly IPEndPoint AnyLoopbackPort = new(IPAddress.Loopback, 0);
+    private static readonly X509Certificate2 Certificate = TestCertificates.Server("localhost");
+
+    [Fact]
+    public async Task TlsRwData_OneGiB_EchoedBothWaysAtOnce_ArrivesIntact()
+    {
+        const long OneGiB = 1L << 30;
+        await using ServerHost host = await ServerHost.StartAsync(o => o.ListenTcp(AnyLoopbackPort, c => c.UseTls(Certificate).UseConnectionHandler<EchoHandler>()));
+        await using MNetConnectionFactory factory = new();
+        await using ConnectionContext connection = await factory.ConnectTlsAsync(host.EndPoint, PinnedClientOptions());
+
+        Task writing = WritePatternAsync(connection.Transport.Output, OneGiB);
+        long received = await ReadPatternAsync(connection.Transport.Input, OneGiB);
+        await writing;
+
+        Assert.Equal(OneGiB, received);
+    }
+
+    [Fact]
+    public async Task TlsReconnect_256Clients_5Rounds_FdCountReturnsToBaseline()
+    {
+        // A first handshake loads what TLS needs (OpenSSL, its descriptors) before the baseline is read.
+        await using (ServerHost warmUp = await StartEchoServerAsync())
+        {
+            Assert.True(await EchoOnceOverTlsAsync(warmUp.EndPoint, -1));
+        }
+        int baseline = ProcessResources.OpenFileDescriptors;
+        ServerHost host = await StartEchoServerAsync();
+        int serverFds = ProcessResources.OpenFileDescriptors;
+
+        for (int round = 0; round < 5; round++)
+        {
+            int currentRound = round;
+            bool[] results = await Task.WhenAll(Enumerable.Range(0, 256).Select(i => EchoOnceOverTlsAsync(host.EndPoint, currentRound * 1000 + i)));
+            Assert.All(results, Assert.True);
+            int open = await ProcessResources.SettleAsync(() => ProcessResources.OpenFileDescriptors, serverFds);
+            Assert.True(open <= serverFds, $"Round {round}: {open} descriptors open, {serverFds} before it.");
+        }
+
+        await host.DisposeAsync();
+        int remaining = await ProcessResources.SettleAsync(() => ProcessResources.OpenFileDescriptors, baseline);
+        Assert.True(remaining <= baseline, $"{remaining} descriptors open, {baseline} before: {ProcessResources.DescribeFileDescriptors()}");
+    }
+
+    private static Task<ServerHost> StartEchoServerAsync()
+        => ServerHost.StartAsync(o => o.ListenTcp(AnyLoopbackPort, c => c.UseTls(Certificate).UseConnectionHandler<EchoHandler>()));
+
+    private static SslClientAuthenticationOptions PinnedClientOptions() => new()
+    {
+        TargetHost = "localhost",
+        RemoteCertificateValidationCallback = (_, certificate, _, _) => certificate is not null && certificate.GetCertHashString() == Certificate.Thumbprint,
+    };
+
+    /// <summary>A client on a plain socket and SslStream: handshake, one message echoed, close_notify, then the server's close.</summary>
+    private static async Task<bool> EchoOnceOverTlsAsync(EndPoint endPoint, int id)
+    {
+        using Socket socket = new(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(endPoint);
+        await using SslStream tls = new(new NetworkStream(socket, ownsSocket: false));
+        await tls.AuthenticateAsClientAsync(PinnedClientOptions());
+        byte[] message = BitConverter.GetBytes(id);
+        await tls.WriteAsync(message);
+        byte[] reply = new byte[message.Length];
+        await tls.ReadExactlyAsync(reply);
+        await tls.ShutdownAsync();
+        bool closedCleanly = await tls.ReadAsync(new byte[1]) == 0;
+        return closedCleanly && reply.AsSpan().SequenceEqual(message);
+    }
+
+    private static async Task WritePatternAsync(PipeWriter output, long length)
+    {
+        byte[] block = BytePattern.Block(256 * 1024);
+        for (long sent = 0; sent < length; sent += block.Length)
+        {
+            await output.WriteAsync(block);
+        }
+    }
+
+    private static async Task<long> ReadPatternAsync(PipeReader input, long length)
+    {
+        long received = 0;
+        while (received < length)
+        {
+            ReadResult read = await input.ReadAsync();
+            foreach (ReadOnlyMemory<byte> segment in read.Buffer)
+            {
+                BytePattern.Verify(segment.Span, received);
+                received += segment.Length;
+            }
+            input.AdvanceTo(read.Buffer.End);
+            if (read.IsCompleted)
+            {
+                break;
+            }
+        }
+        return received;
+    }
+}

@@ -1,4 +1,4 @@
-# Sourced by bench/echo.sh and bench/udp.sh: gcc for the C load generators, a work directory that is removed
+# Sourced by bench/echo.sh, bench/udp.sh, bench/dns.sh and bench/tls.sh: gcc for the C load generators, a work directory that is removed
 # (and a server that is stopped) on exit, core pinning, and readers for CPU ticks and key=value output.
 # Expects PIN to be set; the sourcing script sets server_pid to the server it starts.
 
@@ -18,3 +18,28 @@ server_core=() load_core=()
 [ "$PIN" = 1 ] && server_core=(taskset -c 0) load_core=(taskset -c 1)
 cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }   # utime + stime
 field() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p"; }
+
+# Waits for the server just started as $server_pid to print "ready" to $work/server.log.
+wait_until_ready() {
+  for _ in $(seq 1 150); do
+    grep -q '^ready' "$work/server.log" && return 0
+    sleep 0.1
+  done
+  echo "$1 did not start: $(cat "$work/server.log")" >&2
+  return 1
+}
+
+# Runs a load command on the load core and prints its output; the server's CPU seconds during it go to $work/cpu.
+measure() {
+  local before after out
+  before=$(cpu_ticks "$server_pid")
+  out=$("${load_core[@]}" "$@")
+  after=$(cpu_ticks "$server_pid")
+  awk -v t=$((after - before)) -v hz="$ticks_per_second" 'BEGIN { print t / hz }' >"$work/cpu"
+  echo "$out"
+}
+
+# The median of column $2 over the rounds of server $1 in $work/rounds.
+median() {
+  awk -v t="$1" -v c="$2" '$1 == t { print $c }' "$work/rounds" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+}

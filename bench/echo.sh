@@ -36,22 +36,7 @@ start_server() {
     "${server_core[@]}" dotnet "$bench_dll" "$server" "$PORT" >"$work/server.log" 2>&1 &
   fi
   server_pid=$!
-  for _ in $(seq 1 150); do
-    grep -q '^ready' "$work/server.log" && return 0
-    sleep 0.1
-  done
-  echo "$server did not start: $(cat "$work/server.log")" >&2
-  return 1
-}
-
-# Runs the load and prints its output line; the server's CPU seconds for it go to $work/cpu.
-measure() {
-  local before after out
-  before=$(cpu_ticks "$server_pid")
-  out=$("${load_core[@]}" "$work/echo-load" "$1" 127.0.0.1 "$PORT" "${@:2}")
-  after=$(cpu_ticks "$server_pid")
-  awk -v t=$((after - before)) -v hz="$ticks_per_second" 'BEGIN { print t / hz }' >"$work/cpu"
-  echo "$out"
+  wait_until_ready "$server"
 }
 
 run_round() {
@@ -61,11 +46,11 @@ run_round() {
   "${load_core[@]}" "$work/echo-load" throughput 127.0.0.1 "$PORT" 4 67108864 >/dev/null
   "${load_core[@]}" "$work/echo-load" pingpong 127.0.0.1 "$PORT" "$CONNECTIONS" "$MESSAGE" 1 >/dev/null
 
-  out=$(measure throughput 1 "$BYTES")
+  out=$(measure "$work/echo-load" throughput 127.0.0.1 "$PORT" 1 "$BYTES")
   mbps=$(field MBps <<<"$out")
   cpu_per_gib=$(awk -v c="$(cat "$work/cpu")" -v b="$(field bytes <<<"$out")" 'BEGIN { printf "%.2f", c / (b / 1073741824) }')
 
-  out=$(measure pingpong "$CONNECTIONS" "$MESSAGE" "$SECONDS_PINGPONG")
+  out=$(measure "$work/echo-load" pingpong 127.0.0.1 "$PORT" "$CONNECTIONS" "$MESSAGE" "$SECONDS_PINGPONG")
   msgs=$(field msgs_per_s <<<"$out")
   messages=$(field messages <<<"$out")
   cpu_us=$(awk -v c="$(cat "$work/cpu")" -v n="$messages" 'BEGIN { printf "%.2f", c * 1e6 / n }')
@@ -81,10 +66,6 @@ for round in $(seq 1 "$ROUNDS"); do
     run_round "$server" >&2
   done
 done
-
-median() {  # median of column $2 for server $1
-  awk -v t="$1" -v c="$2" '$1 == t { print $c }' "$work/rounds" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
-}
 
 pinning=$([ "$PIN" = 1 ] && echo "server on core 0, load on core 1" || echo "unpinned")
 label() {

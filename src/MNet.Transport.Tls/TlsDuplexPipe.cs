@@ -11,7 +11,8 @@ namespace MNet.Transport.Tls;
 /// </summary>
 internal sealed class TlsDuplexPipe : IDuplexPipe, IAsyncDisposable
 {
-    private const int MinimumReadSize = 4096;
+    // A whole TLS record (16 KiB of plaintext) per read: smaller reads split each record into several flushes.
+    private const int MinimumReadSize = 16 * 1024;
 
     private readonly IDuplexPipe _transport;
     private readonly DuplexPipeStream _transportStream;

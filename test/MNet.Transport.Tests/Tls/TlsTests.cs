@@ -160,7 +160,7 @@ public sealed class TlsTests
     public async Task BadClients_CloseOnlyTheirOwnConnections_EachLoggedOnce_AndTheServerServesOthers()
     {
         await using ServerHost host = await ServerHost.StartAsync(o => o.ListenTcp(AnyLoopbackPort, c => c
-            .UseTls(new TlsServerOptions { ServerCertificate = ServerCertificate, HandshakeTimeout = TimeSpan.FromMilliseconds(500) })
+            .UseTls(new TlsServerOptions { ServerCertificate = ServerCertificate, HandshakeTimeout = TimeSpan.FromSeconds(2) })
             .UseConnectionHandler<EchoHandler>()));
         IPEndPoint endPoint = (IPEndPoint)host.EndPoint;
 

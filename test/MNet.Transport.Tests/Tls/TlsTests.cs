@@ -163,6 +163,7 @@ public sealed class TlsTests
             .UseTls(new TlsServerOptions { ServerCertificate = ServerCertificate, HandshakeTimeout = TimeSpan.FromSeconds(2) })
             .UseConnectionHandler<EchoHandler>()));
         IPEndPoint endPoint = (IPEndPoint)host.EndPoint;
+        int baseline = ProcessResources.OpenFileDescriptors;
 
         byte[] random = new byte[4096];
         new Random(7).NextBytes(random);
@@ -171,6 +172,8 @@ public sealed class TlsTests
         await AssertClosedByServerAsync(endPoint, random, closeAfterSending: false);
         await AssertClosedByServerAsync(endPoint, [], closeAfterSending: false); // says nothing: the handshake timeout closes it
         await AssertClosedByServerAsync(endPoint, clientHelloStart, closeAfterSending: true); // leaves mid-handshake
+        int open = await ProcessResources.SettleAsync(() => ProcessResources.OpenFileDescriptors, baseline);
+        Assert.True(open <= baseline, $"{open} descriptors open, {baseline} before: {ProcessResources.DescribeFileDescriptors()}");
 
         await using MNetConnectionFactory factory = new();
         await using (ConnectionContext connection = await factory.ConnectTlsAsync(host.EndPoint, TrustOnly(ServerCertificate)))
@@ -219,6 +222,40 @@ public sealed class TlsTests
         await clean.Transport.Output.WriteAsync("whole"u8.ToArray());
         await clean.DisposeAsync(); // close_notify, then FIN
         Assert.Null(await ending.Task.WaitAsync(TimeSpan.FromSeconds(10)));
+    }
+
+    [Fact]
+    public async Task HandshakesBeyondTheCap_WaitForASlot_AndRunWhenOneFrees()
+    {
+        await using ServerHost host = await ServerHost.StartAsync(o => o.ListenTcp(AnyLoopbackPort, c => c
+            .UseTls(new TlsServerOptions { ServerCertificate = ServerCertificate, MaxConcurrentHandshakes = 1 })
+            .UseConnectionHandler<EchoHandler>()));
+        await using MNetConnectionFactory factory = new();
+        Socket silent = await ConnectSocketAsync(host.EndPoint); // takes the only slot and says nothing
+        await WaitForConnectionsAsync(host, 1);
+
+        Task<ConnectionContext> waiting = factory.ConnectTlsAsync(host.EndPoint, TrustOnly(ServerCertificate)).AsTask();
+        await Task.Delay(500);
+        Assert.False(waiting.IsCompleted, "a second handshake ran while the only slot was taken");
+
+        silent.Dispose(); // its handshake fails, and the slot passes on
+        await using ConnectionContext connection = await waiting.WaitAsync(TimeSpan.FromSeconds(10));
+        await EchoOnceAsync(connection);
+    }
+
+    [Fact]
+    public async Task EnabledSslProtocols_RefuseAClientWithNoVersionInCommon()
+    {
+        await using ServerHost host = await ServerHost.StartAsync(o => o.ListenTcp(AnyLoopbackPort, c => c
+            .UseTls(new TlsServerOptions { ServerCertificate = ServerCertificate, EnabledSslProtocols = SslProtocols.Tls13 })
+            .UseConnectionHandler<EchoHandler>()));
+        await using MNetConnectionFactory factory = new();
+        SslClientAuthenticationOptions tls12Only = TrustOnly(ServerCertificate);
+        tls12Only.EnabledSslProtocols = SslProtocols.Tls12;
+
+        await Assert.ThrowsAsync<AuthenticationException>(async () => await factory.ConnectTlsAsync(host.EndPoint, tls12Only));
+        await using ConnectionContext connection = await factory.ConnectTlsAsync(host.EndPoint, TrustOnly(ServerCertificate));
+        Assert.Equal(SslProtocols.Tls13, connection.Features.GetRequiredFeature<ITlsHandshakeFeature>().Protocol);
     }
 
     [Fact]
@@ -273,6 +310,15 @@ public sealed class TlsTests
         catch (SocketException ex) when (ex.SocketErrorCode == SocketError.ConnectionReset)
         {
         }
+    }
+
+    private static async Task WaitForConnectionsAsync(ServerHost host, int count)
+    {
+        for (int i = 0; i < 500 && host.Server.ConnectionCount < count; i++)
+        {
+            await Task.Delay(10);
+        }
+        Assert.Equal(count, host.Server.ConnectionCount);
     }
 
     private static async Task<Socket> ConnectSocketAsync(EndPoint endPoint)

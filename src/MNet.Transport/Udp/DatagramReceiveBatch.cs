@@ -8,7 +8,7 @@ namespace MNet.Transport.Udp;
 /// internal slots until the next receives take them, so a burst costs one syscall. Every slot holds the largest
 /// possible datagram, so one received ahead is judged against the buffer of the receive that takes it, like one
 /// read directly. The slots are one anonymous mapping: the kernel only backs the pages datagrams were written to.
-/// Not thread-safe; the owning channel serializes access and disposes it.
+/// Not thread-safe; the owning channel serializes access, and gives it back with <see cref="Return"/>.
 /// </summary>
 internal sealed unsafe class DatagramReceiveBatch : IDisposable
 {
@@ -17,6 +17,11 @@ internal sealed unsafe class DatagramReceiveBatch : IDisposable
     // Above the largest UDP payload (65,507 bytes over IPv4, 65,527 over IPv6), so the kernel never cuts one here.
     private const int SlotSize = 64 * 1024;
     private const nuint MappingSize = (nuint)SlotSize * (MaxDatagrams - 1);
+    // Batches kept for the next channel: short-lived channels (a resolver opens one every few hundred queries) then
+    // receive into pages already mapped and faulted in rather than a fresh mapping each.
+    private const int PoolCapacity = 16;
+
+    private static readonly Stack<DatagramReceiveBatch> s_pool = new();
 
     private readonly MultipleMessageHeader[] _headers = GC.AllocateArray<MultipleMessageHeader>(MaxDatagrams, pinned: true);
     private readonly IOVector[] _vectors = GC.AllocateArray<IOVector>(MaxDatagrams, pinned: true);
@@ -40,6 +45,37 @@ internal sealed unsafe class DatagramReceiveBatch : IDisposable
     }
 
     ~DatagramReceiveBatch() => Unmap();
+
+    /// <summary>A batch from the pool, or a new one.</summary>
+    public static DatagramReceiveBatch Rent()
+    {
+        lock (s_pool)
+        {
+            if (s_pool.TryPop(out DatagramReceiveBatch? pooled))
+            {
+                return pooled;
+            }
+        }
+        return new DatagramReceiveBatch();
+    }
+
+    /// <summary>
+    /// Drops the datagrams still waiting (none is ever seen by the next owner: only what its own calls receive is
+    /// read) and keeps the batch for reuse, or unmaps it when the pool is full.
+    /// </summary>
+    public void Return()
+    {
+        _count = _next = 0;
+        lock (s_pool)
+        {
+            if (s_pool.Count < PoolCapacity)
+            {
+                s_pool.Push(this);
+                return;
+            }
+        }
+        Dispose();
+    }
 
     /// <summary>Whether datagrams received ahead are waiting.</summary>
     public bool HasAhead => _next < _count;

@@ -135,7 +135,7 @@ public sealed partial class UdpChannel
         }
         else
         {
-            DatagramReceiveBatch batch = _batch ??= new DatagramReceiveBatch();
+            DatagramReceiveBatch batch = _batch ??= DatagramReceiveBatch.Rent();
             if (batch.HasAhead)
             {
                 datagram = batch.TakeAhead(buffer);

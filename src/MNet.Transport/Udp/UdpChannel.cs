@@ -154,7 +154,7 @@ public sealed partial class UdpChannel : IDisposable, IPollHandler
             // Closing takes the socket out of epoll; the loop then only frees the registration slot.
             Libc.Close(_fd);
             _fd = -1;
-            _batch?.Dispose();
+            _batch?.Return();
             _batch = null;
         }
         _loop.Schedule(static state => ((UdpChannel)state!).ForgetRegistration(), this);

@@ -5,8 +5,8 @@ namespace MNet.Transport.Tls;
 
 /// <summary>
 /// A connection's pipes as the <see cref="Stream"/> <see cref="System.Net.Security.SslStream"/> reads records from
-/// and writes records to. Reads copy out of the input pipe's buffers; writes go into the output pipe and are flushed
-/// at once. It records whether the transport ended, so a TLS read of 0 bytes can tell close_notify from truncation.
+/// and writes records to. Reads copy out of the input pipe's buffers; asynchronous writes go into the output pipe and
+/// are flushed at once. It records whether the transport ended, so a TLS read of 0 bytes can tell close_notify from truncation.
 /// </summary>
 internal sealed class DuplexPipeStream(IDuplexPipe transport) : Stream
 {
@@ -60,25 +60,43 @@ internal sealed class DuplexPipeStream(IDuplexPipe transport) : Stream
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
         FlushResult result = await transport.Output.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
+        if (result.IsCanceled)
+        {
+            throw new OperationCanceledException("The write to the transport was canceled: the peer did not read in time.");
+        }
         if (result.IsCompleted)
         {
             throw new IOException("The transport's output was closed: the peer is gone.");
         }
     }
 
+    /// <summary>
+    /// Copies into the output pipe without flushing (a synchronous flush could only block): what an application's
+    /// synchronous <c>Complete</c> leaves goes out with the next asynchronous write, at the latest the close_notify.
+    /// </summary>
+    public override void Write(ReadOnlySpan<byte> buffer) => transport.Output.Write(buffer);
+
+    public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
     public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
         => WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
-    public override Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask; // every write flushes
+    public override async Task FlushAsync(CancellationToken cancellationToken)
+    {
+        FlushResult result = await transport.Output.FlushAsync(cancellationToken).ConfigureAwait(false);
+        if (result.IsCanceled)
+        {
+            throw new OperationCanceledException("The flush to the transport was canceled: the peer did not read in time.");
+        }
+    }
 
     public override void Flush()
     {
     }
 
-    // SslStream is used only asynchronously here; blocking a loop or pool thread on a pipe is never right.
+    // Reading synchronously would block a loop or pool thread on the pipe; SslStream's reads here are all asynchronous.
     public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException("Use ReadAsync.");
 
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException("Use WriteAsync.");
 
     public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
 

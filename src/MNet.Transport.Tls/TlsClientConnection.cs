@@ -17,6 +17,7 @@ internal sealed class TlsClientConnection : ConnectionContext
     {
         _inner = inner;
         _tls = tls;
+        Transport = tls;
         Features = new FeatureCollection(inner.Features);
         TlsConnectionFeature feature = new(tls.Stream);
         Features.Set<ITlsHandshakeFeature>(feature);
@@ -37,11 +38,8 @@ internal sealed class TlsClientConnection : ConnectionContext
         set => _inner.Items = value;
     }
 
-    public override IDuplexPipe Transport
-    {
-        get => _tls;
-        set => throw new NotSupportedException("The transport of a TLS connection is its TLS session.");
-    }
+    /// <summary>The plaintext pipes of the TLS session (a middleware may wrap them).</summary>
+    public override IDuplexPipe Transport { get; set; }
 
     public override CancellationToken ConnectionClosed
     {

@@ -19,7 +19,9 @@ public static class TlsConnectionBuilderExtensions
     /// <summary>
     /// Runs a TLS handshake on every connection as <paramref name="options"/> say, then the rest of the pipeline on
     /// the plaintext pipes, with <see cref="Microsoft.AspNetCore.Connections.Features.ITlsHandshakeFeature"/> on the
-    /// connection. A connection that fails its handshake is closed; when the pipeline ends, close_notify is sent.
+    /// connection. A connection that fails its handshake is closed; when the pipeline ends, close_notify is sent
+    /// (not when the application completed its output with an error). The options are copied: later changes to them
+    /// do not apply.
     /// </summary>
     /// <exception cref="InvalidOperationException">Neither a certificate nor a selector is set.</exception>
     /// <exception cref="ArgumentException">An option is out of range, or the certificate has no private key.</exception>
@@ -27,8 +29,8 @@ public static class TlsConnectionBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
+        TlsServerOptions validated = options.ToValidatedCopy();
         ILogger logger = builder.ApplicationServices.GetService<ILoggerFactory>()?.CreateLogger("MNet.Transport.Tls") ?? NullLogger.Instance;
-        return builder.Use(next => new TlsServerMiddleware(next, options, logger).OnConnectionAsync);
+        return builder.Use(next => new TlsServerMiddleware(next, validated, logger).OnConnectionAsync);
     }
 }

@@ -32,11 +32,14 @@ internal sealed class TlsConnectionFeature(SslStream stream) : ITlsHandshakeFeat
 
     public ReadOnlyMemory<byte> ApplicationProtocol => stream.NegotiatedApplicationProtocol.Protocol;
 
+    private X509Certificate2? _clientCertificate = stream.RemoteCertificate as X509Certificate2;
+
+    /// <summary>The certificate the handshake received (a middleware may replace it, as with Kestrel).</summary>
     public X509Certificate2? ClientCertificate
     {
-        get => stream.RemoteCertificate as X509Certificate2;
-        set => throw new NotSupportedException("The client certificate is the one the handshake received.");
+        get => _clientCertificate;
+        set => _clientCertificate = value;
     }
 
-    public Task<X509Certificate2?> GetClientCertificateAsync(CancellationToken cancellationToken) => Task.FromResult(ClientCertificate);
+    public Task<X509Certificate2?> GetClientCertificateAsync(CancellationToken cancellationToken) => Task.FromResult(_clientCertificate);
 }

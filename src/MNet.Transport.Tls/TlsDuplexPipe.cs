@@ -13,10 +13,14 @@ internal sealed class TlsDuplexPipe : IDuplexPipe, IAsyncDisposable
 {
     // A whole TLS record (16 KiB of plaintext) per read: smaller reads split each record into several flushes.
     private const int MinimumReadSize = 16 * 1024;
+    // How long closing may wait for a peer that does not read before the close_notify is given up.
+    private static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(5);
 
     private readonly IDuplexPipe _transport;
     private readonly DuplexPipeStream _transportStream;
     private readonly Pipe _input = new(new PipeOptions(useSynchronizationContext: false));
+    private readonly TlsPipeWriter _output;
+    private readonly CancellationTokenSource _stopReading = new();
     private Task _reading = Task.CompletedTask;
 
     public TlsDuplexPipe(IDuplexPipe transport)
@@ -24,7 +28,7 @@ internal sealed class TlsDuplexPipe : IDuplexPipe, IAsyncDisposable
         _transport = transport;
         _transportStream = new DuplexPipeStream(transport);
         Stream = new SslStream(_transportStream, leaveInnerStreamOpen: true);
-        Output = PipeWriter.Create(Stream, new StreamPipeWriterOptions(leaveOpen: true));
+        _output = new TlsPipeWriter(PipeWriter.Create(Stream, new StreamPipeWriterOptions(leaveOpen: true)));
     }
 
     /// <summary>The TLS session: authenticate it first, then <see cref="StartReading"/>.</summary>
@@ -32,32 +36,41 @@ internal sealed class TlsDuplexPipe : IDuplexPipe, IAsyncDisposable
 
     public PipeReader Input => _input.Reader;
 
-    public PipeWriter Output { get; }
+    public PipeWriter Output => _output;
 
     /// <summary>Starts decrypting what arrives into <see cref="Input"/>; call once the handshake is done.</summary>
     public void StartReading() => _reading = ReadAsync();
 
     /// <summary>
-    /// Flushes what the application wrote, sends close_notify (unless the peer is gone), stops reading, and frees
-    /// the session. The transport itself stays open for its owner to close.
+    /// Ends the session: flushes what the application wrote and sends close_notify (unless the application ended its
+    /// output with an error, the session broke, or the peer does not read for <see cref="CloseTimeout"/>), stops
+    /// reading, and frees the session. Never throws; the transport stays open for its owner to close.
     /// </summary>
     public async ValueTask DisposeAsync()
     {
-        try
+        // Reading stops first, so the close_notify below never runs alongside a decryption of the same session.
+        _input.Reader.Complete(); // a read loop waiting for the application to read ends
+        _stopReading.Cancel(); // one waiting for the peer too
+        await _reading.ConfigureAwait(false);
+
+        using (CancellationTokenSource closeTimeout = new(CloseTimeout))
+        using (closeTimeout.Token.UnsafeRegister(static transport => ((IDuplexPipe)transport!).Output.CancelPendingFlush(), _transport))
         {
-            await Output.CompleteAsync().ConfigureAwait(false);
-            if (Stream.IsAuthenticated)
+            try
             {
-                await Stream.ShutdownAsync().ConfigureAwait(false);
+                await _output.CompleteAsync().ConfigureAwait(false);
+                if (_output.CompletionError is null && Stream.IsAuthenticated)
+                {
+                    await Stream.ShutdownAsync().ConfigureAwait(false);
+                }
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                // The peer is gone or too slow, or the session broke (a bad record): there is no one left to tell.
             }
         }
-        catch (Exception ex) when (ex is IOException or ObjectDisposedException or InvalidOperationException or OperationCanceledException)
-        {
-            // The peer went away first: there is no one left to tell.
-        }
-        _transport.Input.CancelPendingRead();
-        await _reading.ConfigureAwait(false);
         await Stream.DisposeAsync().ConfigureAwait(false);
+        _stopReading.Dispose();
     }
 
     private async Task ReadAsync()
@@ -68,7 +81,7 @@ internal sealed class TlsDuplexPipe : IDuplexPipe, IAsyncDisposable
         {
             while (true)
             {
-                int read = await Stream.ReadAsync(input.GetMemory(MinimumReadSize)).ConfigureAwait(false);
+                int read = await Stream.ReadAsync(input.GetMemory(MinimumReadSize), _stopReading.Token).ConfigureAwait(false);
                 if (read == 0)
                 {
                     if (_transportStream.TransportEnded)
@@ -85,7 +98,7 @@ internal sealed class TlsDuplexPipe : IDuplexPipe, IAsyncDisposable
                 }
             }
         }
-        catch (OperationCanceledException)
+        catch (OperationCanceledException) when (_stopReading.IsCancellationRequested)
         {
             // Disposed while waiting for the peer.
         }

@@ -1,7 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
 using System.IO.Pipelines;
 using System.Net.Security;
-using System.Security.Authentication;
+using System.Runtime.CompilerServices;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Connections.Features;
@@ -22,20 +22,26 @@ internal sealed class TlsServerMiddleware
 {
     private readonly ConnectionDelegate _next;
     private readonly TlsServerOptions _options;
+    private readonly List<SslApplicationProtocol>? _applicationProtocols;
     private readonly SemaphoreSlim _handshakeSlots;
     private readonly SslStreamCertificateContext? _certificateContext;
+    // A selector's certificates, each with its chain built once rather than for every handshake.
+    private readonly ConditionalWeakTable<X509Certificate2, SslStreamCertificateContext> _selectedContexts = [];
     private readonly ILogger _logger;
 
+    /// <param name="next">The rest of the pipeline, run on the plaintext pipes.</param>
+    /// <param name="options">A validated copy that nobody else changes.</param>
+    /// <param name="logger">Where failed handshakes are reported, once each.</param>
     public TlsServerMiddleware(ConnectionDelegate next, TlsServerOptions options, ILogger logger)
     {
         _next = next;
         _options = options;
+        _applicationProtocols = options.ApplicationProtocols.Count > 0 ? options.ApplicationProtocols : null;
         _handshakeSlots = new SemaphoreSlim(options.MaxConcurrentHandshakes);
         _logger = logger;
-        if (options.ServerCertificate is { } certificate)
+        if (options.ServerCertificateSelector is null)
         {
-            // Built once: the chain is not looked up again for every handshake.
-            _certificateContext = SslStreamCertificateContext.Create(certificate, additionalCertificates: null, offline: true);
+            _certificateContext = SslStreamCertificateContext.Create(options.ServerCertificate!, additionalCertificates: null, offline: true);
         }
     }
 
@@ -63,27 +69,39 @@ internal sealed class TlsServerMiddleware
         {
             await tls.DisposeAsync().ConfigureAwait(false);
             connection.Transport = transport;
+            connection.Features.Set<ITlsHandshakeFeature>(null);
+            connection.Features.Set<ITlsApplicationProtocolFeature>(null);
+            connection.Features.Set<ITlsConnectionFeature>(null);
         }
     }
 
     private async Task<bool> TryAuthenticateAsync(ConnectionContext connection, TlsDuplexPipe tls)
     {
-        using CancellationTokenSource timeout = CancellationTokenSource.CreateLinkedTokenSource(connection.ConnectionClosed);
-        timeout.CancelAfter(_options.HandshakeTimeout);
+        // Not linked to ConnectionClosed: that fires on the peer's FIN, which may follow its last handshake flight and
+        // first data at once. A peer that is really gone fails the handshake's next read by itself.
+        using CancellationTokenSource timeout = new(_options.HandshakeTimeout);
         bool holdsSlot = false;
         try
         {
             await _handshakeSlots.WaitAsync(timeout.Token).ConfigureAwait(false);
             holdsSlot = true;
-            await tls.Stream.AuthenticateAsServerAsync(CreateAuthenticationOptions(connection), timeout.Token).ConfigureAwait(false);
+            await tls.Stream.AuthenticateAsServerAsync(
+                static (_, clientHello, state, _) =>
+                {
+                    (TlsServerMiddleware middleware, ConnectionContext connection) = ((TlsServerMiddleware, ConnectionContext))state!;
+                    return ValueTask.FromResult(middleware.CreateAuthenticationOptions(connection, clientHello.ServerName));
+                },
+                (this, connection),
+                timeout.Token).ConfigureAwait(false);
             return true;
         }
-        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !connection.ConnectionClosed.IsCancellationRequested)
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested)
         {
-            TlsLog.HandshakeTimedOut(_logger, connection.ConnectionId, _options.HandshakeTimeout);
+            TlsLog.HandshakeTimedOut(_logger, connection.ConnectionId, _options.HandshakeTimeout, holdsSlot ? "handshake" : "free handshake slot");
         }
-        catch (Exception ex) when (ex is AuthenticationException or IOException or OperationCanceledException or NotSupportedException or ConnectionResetException)
+        catch (Exception ex) when (ex is not OutOfMemoryException)
         {
+            // Not TLS, a failed negotiation, a peer gone mid-handshake, or a selector or validator that threw.
             TlsLog.HandshakeFailed(_logger, connection.ConnectionId, ex.Message, ex);
         }
         finally
@@ -96,24 +114,21 @@ internal sealed class TlsServerMiddleware
         return false;
     }
 
-    private SslServerAuthenticationOptions CreateAuthenticationOptions(ConnectionContext connection)
+    private SslServerAuthenticationOptions CreateAuthenticationOptions(ConnectionContext connection, string? hostName) => new()
     {
-        SslServerAuthenticationOptions options = new()
-        {
-            ServerCertificateContext = _certificateContext,
-            ApplicationProtocols = _options.ApplicationProtocols.Count > 0 ? _options.ApplicationProtocols : null,
-            EnabledSslProtocols = _options.EnabledSslProtocols,
-            ClientCertificateRequired = _options.ClientCertificateMode != ClientCertificateMode.NoCertificate,
-            CertificateRevocationCheckMode = _options.CheckCertificateRevocation ? X509RevocationMode.Online : X509RevocationMode.NoCheck,
-            RemoteCertificateValidationCallback = ValidateClientCertificate,
-        };
-        if (_options.ServerCertificateSelector is { } selector)
-        {
-            options.ServerCertificateContext = null;
-            options.ServerCertificateSelectionCallback = (_, hostName) => selector(connection, hostName)
-                ?? throw new AuthenticationException($"No certificate for the host name '{hostName}'.");
-        }
-        return options;
+        ServerCertificateContext = _certificateContext ?? SelectCertificate(connection, hostName),
+        ApplicationProtocols = _applicationProtocols,
+        EnabledSslProtocols = _options.EnabledSslProtocols,
+        ClientCertificateRequired = _options.ClientCertificateMode != ClientCertificateMode.NoCertificate,
+        CertificateRevocationCheckMode = _options.CheckCertificateRevocation ? X509RevocationMode.Online : X509RevocationMode.NoCheck,
+        RemoteCertificateValidationCallback = ValidateClientCertificate,
+    };
+
+    private SslStreamCertificateContext SelectCertificate(ConnectionContext connection, string? hostName)
+    {
+        X509Certificate2 certificate = _options.ServerCertificateSelector!(connection, hostName)
+            ?? throw new InvalidOperationException($"The certificate selector has no certificate for the host name '{hostName}'.");
+        return _selectedContexts.GetValue(certificate, static c => SslStreamCertificateContext.Create(c, additionalCertificates: null, offline: true));
     }
 
     private bool ValidateClientCertificate(object sender, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors)
@@ -126,7 +141,7 @@ internal sealed class TlsServerMiddleware
         {
             return true; // not asked for; not looked at
         }
-        X509Certificate2 certificate2 = certificate as X509Certificate2 ?? new X509Certificate2(certificate);
+        X509Certificate2 certificate2 = certificate as X509Certificate2 ?? X509CertificateLoader.LoadCertificate(certificate.GetRawCertData());
         return _options.ClientCertificateValidation is { } validate ? validate(certificate2, chain, errors) : errors == SslPolicyErrors.None;
     }
 }

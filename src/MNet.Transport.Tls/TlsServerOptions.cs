@@ -21,7 +21,10 @@ public sealed class TlsServerOptions
     /// <summary>The ALPN protocols offered, in order of preference (for example <see cref="SslApplicationProtocol.Http2"/>).</summary>
     public List<SslApplicationProtocol> ApplicationProtocols { get; } = [];
 
-    /// <summary>Whether a client certificate is asked for, and whether a connection without one is refused.</summary>
+    /// <summary>
+    /// Whether a client certificate is asked for, and whether a connection without one is refused.
+    /// <see cref="ClientCertificateMode.DelayCertificate"/> is not supported.
+    /// </summary>
     public ClientCertificateMode ClientCertificateMode { get; set; } = ClientCertificateMode.NoCertificate;
 
     /// <summary>
@@ -45,7 +48,26 @@ public sealed class TlsServerOptions
     /// </summary>
     public int MaxConcurrentHandshakes { get; set; } = Environment.ProcessorCount * 64;
 
-    internal void Validate()
+    /// <summary>A validated copy for a pipeline: changes made to these options after <c>UseTls</c> do not reach it.</summary>
+    internal TlsServerOptions ToValidatedCopy()
+    {
+        TlsServerOptions copy = new()
+        {
+            ServerCertificate = ServerCertificate,
+            ServerCertificateSelector = ServerCertificateSelector,
+            ClientCertificateMode = ClientCertificateMode,
+            ClientCertificateValidation = ClientCertificateValidation,
+            CheckCertificateRevocation = CheckCertificateRevocation,
+            EnabledSslProtocols = EnabledSslProtocols,
+            HandshakeTimeout = HandshakeTimeout,
+            MaxConcurrentHandshakes = MaxConcurrentHandshakes,
+        };
+        copy.ApplicationProtocols.AddRange(ApplicationProtocols);
+        copy.Validate();
+        return copy;
+    }
+
+    private void Validate()
     {
         if (ServerCertificate is null && ServerCertificateSelector is null)
         {
@@ -60,5 +82,9 @@ public sealed class TlsServerOptions
             throw new ArgumentOutOfRangeException(nameof(HandshakeTimeout), HandshakeTimeout, "Must be positive, or Timeout.InfiniteTimeSpan.");
         }
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxConcurrentHandshakes, 1, nameof(MaxConcurrentHandshakes));
+        if (ClientCertificateMode == ClientCertificateMode.DelayCertificate)
+        {
+            throw new ArgumentException("DelayCertificate (renegotiating for a certificate later) is not supported; use AllowCertificate or RequireCertificate.", nameof(ClientCertificateMode));
+        }
     }
 }

@@ -183,6 +183,7 @@ public sealed class TlsTests
         LogEntry[] failures = [.. host.Log.Entries.Where(e => e.EventId.Name is "TlsHandshakeFailed" or "TlsHandshakeTimedOut")];
         Assert.Equal(4, failures.Length);
         Assert.Single(failures, e => e.EventId.Name == "TlsHandshakeTimedOut");
+        Assert.True(host.Log.Entries.All(e => e.Level < Microsoft.Extensions.Logging.LogLevel.Warning), string.Join("; ", host.Log.Entries));
         Assert.Equal(0, await ProcessResources.SettleAsync(() => host.Server.ConnectionCount, 0));
     }
 
@@ -190,13 +191,14 @@ public sealed class TlsTests
     public async Task APeerThatClosesWithoutCloseNotify_FailsTheInput_WhileACleanCloseEndsIt()
     {
         TaskCompletionSource<Exception?> ending = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        string? received = null;
         await using ServerHost host = await ServerHost.StartAsync(o => o.ListenTcp(AnyLoopbackPort, c => c
             .UseTls(ServerCertificate)
             .Run(async connection =>
             {
                 try
                 {
-                    await PipeDrain.ReadToEndAsync(connection.Transport.Input);
+                    received = System.Text.Encoding.ASCII.GetString(await PipeDrain.ReadToEndAsync(connection.Transport.Input));
                     ending.TrySetResult(null);
                 }
                 catch (IOException ex)
@@ -222,6 +224,95 @@ public sealed class TlsTests
         await clean.Transport.Output.WriteAsync("whole"u8.ToArray());
         await clean.DisposeAsync(); // close_notify, then FIN
         Assert.Null(await ending.Task.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Equal("whole", received);
+    }
+
+    [Fact]
+    public async Task AnOutputEndedByAnError_IsNotClosedWithCloseNotify_SoThePeerSeesItCutShort()
+    {
+        await using ServerHost host = await ServerHost.StartAsync(o => o.ListenTcp(AnyLoopbackPort, c => c
+            .UseTls(ServerCertificate)
+            .Run(async connection =>
+            {
+                await connection.Transport.Output.WriteAsync("partial"u8.ToArray());
+                await connection.Transport.Output.CompleteAsync(new InvalidOperationException("the response failed halfway"));
+            })));
+        await using MNetConnectionFactory factory = new();
+        await using ConnectionContext connection = await factory.ConnectTlsAsync(host.EndPoint, TrustOnly(ServerCertificate));
+
+        // The error comes with the data or after it; the pipe reports it as soon as it is there.
+        IOException cut = await Assert.ThrowsAsync<IOException>(() => PipeDrain.ReadToEndAsync(connection.Transport.Input));
+        Assert.Contains("close_notify", cut.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ASynchronousComplete_DeliversWhatWasWritten_ThenClosesCleanly()
+    {
+        await using ServerHost host = await ServerHost.StartAsync(o => o.ListenTcp(AnyLoopbackPort, c => c
+            .UseTls(ServerCertificate)
+            .Run(connection =>
+            {
+                PipeWriter output = connection.Transport.Output;
+                "written, never flushed"u8.CopyTo(output.GetSpan(64));
+                output.Advance("written, never flushed".Length);
+                output.Complete();
+                return Task.CompletedTask;
+            })));
+        await using MNetConnectionFactory factory = new();
+        await using ConnectionContext connection = await factory.ConnectTlsAsync(host.EndPoint, TrustOnly(ServerCertificate));
+
+        byte[] all = await PipeDrain.ReadToEndAsync(connection.Transport.Input).WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal("written, never flushed", System.Text.Encoding.ASCII.GetString(all));
+        Assert.True(host.Log.Entries.All(e => e.Level < Microsoft.Extensions.Logging.LogLevel.Warning), string.Join("; ", host.Log.Entries));
+    }
+
+    [Fact]
+    public async Task AHandlerThatStopsReading_StillClosesItsConnection()
+    {
+        await using ServerHost host = await ServerHost.StartAsync(o => o.ListenTcp(AnyLoopbackPort, c => c
+            .UseTls(ServerCertificate)
+            .Run(_ => Task.CompletedTask))); // returns at once while the client goes on sending
+        await using MNetConnectionFactory factory = new();
+        await using ConnectionContext connection = await factory.ConnectTlsAsync(host.EndPoint, TrustOnly(ServerCertificate));
+
+        Task sending = WritePatternAsync(connection.Transport.Output, 1024 * 1024);
+        Assert.Equal(0, await ProcessResources.SettleAsync(() => host.Server.ConnectionCount, 0));
+        await Record.ExceptionAsync(() => sending); // the server is gone; how the writes end is not the point
+    }
+
+    [Fact]
+    public async Task ABadRecordAfterTheHandshake_FailsThatInput_WithoutAnErrorLogOrALeak()
+    {
+        TaskCompletionSource<Exception?> ending = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using ServerHost host = await ServerHost.StartAsync(o => o.ListenTcp(AnyLoopbackPort, c => c
+            .UseTls(ServerCertificate)
+            .Run(async connection =>
+            {
+                try
+                {
+                    await PipeDrain.ReadToEndAsync(connection.Transport.Input);
+                    ending.TrySetResult(null);
+                }
+                catch (IOException ex)
+                {
+                    ending.TrySetResult(ex);
+                }
+            })));
+        int baseline = ProcessResources.OpenFileDescriptors;
+
+        using (Socket socket = await ConnectSocketAsync(host.EndPoint))
+        await using (SslStream tls = new(new NetworkStream(socket), leaveInnerStreamOpen: true))
+        {
+            await tls.AuthenticateAsClientAsync(TrustOnly(ServerCertificate));
+            byte[] forged = [0x17, 0x03, 0x03, 0x00, 0x20, .. new byte[32]]; // application data that fails decryption
+            await socket.SendAsync(forged);
+            Assert.IsType<IOException>(await ending.Task.WaitAsync(TimeSpan.FromSeconds(10)));
+        }
+
+        Assert.Equal(0, await ProcessResources.SettleAsync(() => host.Server.ConnectionCount, 0));
+        int open = await ProcessResources.SettleAsync(() => ProcessResources.OpenFileDescriptors, baseline);
+        Assert.True(open <= baseline, $"{open} descriptors open, {baseline} before");
+        Assert.True(host.Log.Entries.All(e => e.Level < Microsoft.Extensions.Logging.LogLevel.Warning), string.Join("; ", host.Log.Entries));
     }
 
     [Fact]
@@ -268,6 +359,7 @@ public sealed class TlsTests
         Assert.Throws<ArgumentException>(() => builder.UseTls(withoutKey));
         Assert.Throws<ArgumentOutOfRangeException>(() => builder.UseTls(new TlsServerOptions { ServerCertificate = ServerCertificate, HandshakeTimeout = TimeSpan.Zero }));
         Assert.Throws<ArgumentOutOfRangeException>(() => builder.UseTls(new TlsServerOptions { ServerCertificate = ServerCertificate, MaxConcurrentHandshakes = 0 }));
+        Assert.Throws<ArgumentException>(() => builder.UseTls(new TlsServerOptions { ServerCertificate = ServerCertificate, ClientCertificateMode = ClientCertificateMode.DelayCertificate }));
     }
 
     private static SslClientAuthenticationOptions TrustOnly(X509Certificate2 expected, string targetHost = "localhost") => new()

@@ -81,7 +81,12 @@ internal sealed class DuplexPipeStream(IDuplexPipe transport) : Stream
     public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
         => WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
-    public override async Task FlushAsync(CancellationToken cancellationToken)
+    // Asynchronous writes flush as they go; only bytes from synchronous writes wait here. Flushing an empty pipe would
+    // still wake the transport's sender for nothing, once per TLS record.
+    public override Task FlushAsync(CancellationToken cancellationToken)
+        => transport.Output.CanGetUnflushedBytes && transport.Output.UnflushedBytes == 0 ? Task.CompletedTask : FlushPipeAsync(cancellationToken);
+
+    private async Task FlushPipeAsync(CancellationToken cancellationToken)
     {
         FlushResult result = await transport.Output.FlushAsync(cancellationToken).ConfigureAwait(false);
         if (result.IsCanceled)

@@ -1,3 +1,4 @@
+using System.Net.Security;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 
@@ -26,6 +27,13 @@ public static class TestCertificates
         request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.2")], critical: false)); // client auth
         return Create(request, null, null);
     }
+
+    /// <summary>Client options that trust only <paramref name="expected"/>, by its thumbprint (a test's self-signed certificate has no root store).</summary>
+    public static SslClientAuthenticationOptions PinnedClientOptions(X509Certificate2 expected, string targetHost = "localhost") => new()
+    {
+        TargetHost = targetHost,
+        RemoteCertificateValidationCallback = (_, certificate, _, _) => certificate is not null && certificate.GetCertHashString() == expected.Thumbprint,
+    };
 
     private static X509Certificate2 Create(CertificateRequest request, DateTimeOffset? notBefore, DateTimeOffset? notAfter)
     {

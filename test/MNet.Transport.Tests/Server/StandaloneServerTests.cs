@@ -71,22 +71,7 @@ public sealed class StandaloneServerTests
             await connection.Transport.Output.CompleteAsync();
         });
 
-        long received = 0;
-        PipeReader input = connection.Transport.Input;
-        while (true)
-        {
-            ReadResult read = await input.ReadAsync();
-            foreach (ReadOnlyMemory<byte> segment in read.Buffer)
-            {
-                BytePattern.Verify(segment.Span, received);
-                received += segment.Length;
-            }
-            input.AdvanceTo(read.Buffer.End);
-            if (read.IsCompleted)
-            {
-                break;
-            }
-        }
+        long received = await BytePattern.ReadAndVerifyAsync(connection.Transport.Input);
         await sending;
 
         Assert.Equal(OneGiB, received);

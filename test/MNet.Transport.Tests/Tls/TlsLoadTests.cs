@@ -24,8 +24,8 @@ public sealed class TlsLoadTests
         await using MNetConnectionFactory factory = new();
         await using ConnectionContext connection = await factory.ConnectTlsAsync(host.EndPoint, PinnedClientOptions());
 
-        Task writing = WritePatternAsync(connection.Transport.Output, OneGiB);
-        long received = await ReadPatternAsync(connection.Transport.Input, OneGiB);
+        Task writing = BytePattern.WriteAsync(connection.Transport.Output, OneGiB, blockSize: 256 * 1024);
+        long received = await BytePattern.ReadAndVerifyAsync(connection.Transport.Input, OneGiB);
         await writing;
 
         Assert.Equal(OneGiB, received);
@@ -60,11 +60,7 @@ public sealed class TlsLoadTests
     private static Task<ServerHost> StartEchoServerAsync()
         => ServerHost.StartAsync(o => o.ListenTcp(AnyLoopbackPort, c => c.UseTls(Certificate).UseConnectionHandler<EchoHandler>()));
 
-    private static SslClientAuthenticationOptions PinnedClientOptions() => new()
-    {
-        TargetHost = "localhost",
-        RemoteCertificateValidationCallback = (_, certificate, _, _) => certificate is not null && certificate.GetCertHashString() == Certificate.Thumbprint,
-    };
+    private static SslClientAuthenticationOptions PinnedClientOptions() => TestCertificates.PinnedClientOptions(Certificate);
 
     /// <summary>A client on a plain socket and SslStream: handshake, one message echoed, close_notify, then the server's close.</summary>
     private static async Task<bool> EchoOnceOverTlsAsync(EndPoint endPoint, int id)
@@ -80,34 +76,5 @@ public sealed class TlsLoadTests
         await tls.ShutdownAsync();
         bool closedCleanly = await tls.ReadAsync(new byte[1]) == 0;
         return closedCleanly && reply.AsSpan().SequenceEqual(message);
-    }
-
-    private static async Task WritePatternAsync(PipeWriter output, long length)
-    {
-        byte[] block = BytePattern.Block(256 * 1024);
-        for (long sent = 0; sent < length; sent += block.Length)
-        {
-            await output.WriteAsync(block);
-        }
-    }
-
-    private static async Task<long> ReadPatternAsync(PipeReader input, long length)
-    {
-        long received = 0;
-        while (received < length)
-        {
-            ReadResult read = await input.ReadAsync();
-            foreach (ReadOnlyMemory<byte> segment in read.Buffer)
-            {
-                BytePattern.Verify(segment.Span, received);
-                received += segment.Length;
-            }
-            input.AdvanceTo(read.Buffer.End);
-            if (read.IsCompleted)
-            {
-                break;
-            }
-        }
-        return received;
     }
 }

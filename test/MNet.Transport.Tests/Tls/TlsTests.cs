@@ -39,8 +39,8 @@ public sealed class TlsTests
         await using MNetConnectionFactory factory = new();
 
         await using ConnectionContext connection = await factory.ConnectTlsAsync(host.EndPoint, TrustOnly(ServerCertificate));
-        Task writing = WritePatternAsync(connection.Transport.Output, Length);
-        await ReadPatternAsync(connection.Transport.Input, Length);
+        Task writing = BytePattern.WriteAsync(connection.Transport.Output, Length);
+        Assert.Equal(Length, await BytePattern.ReadAndVerifyAsync(connection.Transport.Input, Length));
         await writing;
 
         SslProtocols clientSaw = connection.Features.GetRequiredFeature<ITlsHandshakeFeature>().Protocol;
@@ -275,7 +275,7 @@ public sealed class TlsTests
         await using MNetConnectionFactory factory = new();
         await using ConnectionContext connection = await factory.ConnectTlsAsync(host.EndPoint, TrustOnly(ServerCertificate));
 
-        Task sending = WritePatternAsync(connection.Transport.Output, 1024 * 1024);
+        Task sending = BytePattern.WriteAsync(connection.Transport.Output, 1024 * 1024);
         Assert.Equal(0, await ProcessResources.SettleAsync(() => host.Server.ConnectionCount, 0));
         await Record.ExceptionAsync(() => sending); // the server is gone; how the writes end is not the point
     }
@@ -362,12 +362,8 @@ public sealed class TlsTests
         Assert.Throws<ArgumentException>(() => builder.UseTls(new TlsServerOptions { ServerCertificate = ServerCertificate, ClientCertificateMode = ClientCertificateMode.DelayCertificate }));
     }
 
-    private static SslClientAuthenticationOptions TrustOnly(X509Certificate2 expected, string targetHost = "localhost") => new()
-    {
-        TargetHost = targetHost,
-        // Pinning: the test's self-signed certificate is trusted by its thumbprint, not through a root store.
-        RemoteCertificateValidationCallback = (_, certificate, _, _) => certificate is not null && certificate.GetCertHashString() == expected.Thumbprint,
-    };
+    private static SslClientAuthenticationOptions TrustOnly(X509Certificate2 expected, string targetHost = "localhost")
+        => TestCertificates.PinnedClientOptions(expected, targetHost);
 
     private static async Task AssertRefusedAsync(MNetConnectionFactory factory, EndPoint endPoint, SslClientAuthenticationOptions options)
     {
@@ -439,31 +435,6 @@ public sealed class TlsTests
             }
             Assert.False(read.IsCompleted, "The connection ended before the echo came back.");
             input.AdvanceTo(read.Buffer.Start, read.Buffer.End);
-        }
-    }
-
-    private static async Task WritePatternAsync(PipeWriter output, int length)
-    {
-        byte[] block = BytePattern.Block();
-        for (int sent = 0; sent < length; sent += block.Length)
-        {
-            await output.WriteAsync(block);
-        }
-    }
-
-    private static async Task ReadPatternAsync(PipeReader input, int length)
-    {
-        long received = 0;
-        while (received < length)
-        {
-            ReadResult read = await input.ReadAsync();
-            foreach (ReadOnlyMemory<byte> segment in read.Buffer)
-            {
-                BytePattern.Verify(segment.Span, received);
-                received += segment.Length;
-            }
-            input.AdvanceTo(read.Buffer.End);
-            Assert.False(read.IsCompleted && received < length, $"The connection ended after {received} of {length} bytes.");
         }
     }
 }

@@ -18,7 +18,8 @@ internal sealed class TlsDuplexPipe : IDuplexPipe, IAsyncDisposable
 
     private readonly IDuplexPipe _transport;
     private readonly DuplexPipeStream _transportStream;
-    private readonly Pipe _input = new(new PipeOptions(useSynchronizationContext: false));
+    // The application's read resumes on the read loop's thread (already off the event loop): no second hop per record.
+    private readonly Pipe _input = new(new PipeOptions(readerScheduler: PipeScheduler.Inline, useSynchronizationContext: false));
     private readonly TlsPipeWriter _output;
     private readonly CancellationTokenSource _stopReading = new();
     private Task _reading = Task.CompletedTask;

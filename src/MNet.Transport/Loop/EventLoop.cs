@@ -260,15 +260,19 @@ internal sealed class EventLoop
 
     private int Poll(int timeoutMilliseconds)
     {
-        Interlocked.Exchange(ref _sleeping, 1);
-        int timeout = _work.IsEmpty && !_stopRequested ? timeoutMilliseconds : 0;
-        if (timeout != 0 && Timers.Count > 0)
+        int count = timeoutMilliseconds != 0 && _work.IsEmpty ? PollBeforeSleeping() : 0;
+        if (count == 0)
         {
-            int untilTimer = MonotonicClock.MillisecondsUntil(Timers.NextTick());
-            timeout = timeout < 0 ? untilTimer : Math.Min(timeout, untilTimer);
+            Interlocked.Exchange(ref _sleeping, 1);
+            int timeout = _work.IsEmpty && !_stopRequested ? timeoutMilliseconds : 0;
+            if (timeout != 0 && Timers.Count > 0)
+            {
+                int untilTimer = MonotonicClock.MillisecondsUntil(Timers.NextTick());
+                timeout = timeout < 0 ? untilTimer : Math.Min(timeout, untilTimer);
+            }
+            count = _poller.Wait(_events, timeout);
+            Interlocked.Exchange(ref _sleeping, 0);
         }
-        int count = _poller.Wait(_events, timeout);
-        Interlocked.Exchange(ref _sleeping, 0);
 
         for (int i = 0; i < count; i++)
         {
@@ -292,6 +296,16 @@ internal sealed class EventLoop
 
         int fired = Timers.Count > 0 ? Timers.RunDue(MonotonicClock.NowTick()) : 0;
         return count + fired + RunQueuedWork();
+    }
+
+    /// <summary>
+    /// Yields the core once and looks again without blocking: the thread the loop just handed work to often answers
+    /// (a flush, the next read) within that time, and a loop that sleeps instead pays a context switch and a wake-up.
+    /// </summary>
+    private int PollBeforeSleeping()
+    {
+        Thread.Yield();
+        return _work.IsEmpty ? _poller.Wait(_events, 0) : 0;
     }
 
     private int RunQueuedWork()

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # DNS: distinct names resolved per second by MNet's DnsResolver and by System.Net.Dns (getaddrinfo underneath),
-# alternately in one run, against one DNS server on 127.0.0.1:53 (bench/DnsBench serve). The resolving process runs
-# in a private mount namespace whose /etc/resolv.conf names that server, so the system resolver asks it too; the
-# machine's own resolv.conf is never touched. Both resolve the same family (unspecified: A and AAAA), each name once.
+# alternately in one run, each side in a process of its own per round, against one DNS server on 127.0.0.1:53
+# (bench/DnsBench serve). The resolving processes run in a private mount namespace whose /etc/resolv.conf names
+# that server, so the system resolver asks it too; the machine's own resolv.conf is never touched. Both resolve
+# the same family (unspecified: A and AAAA), each name once.
 # Medians go to bench/results/dns.md. The server runs on core 0, the resolvers on core 1 (PIN=0 lets both float).
 #   bench/dns.sh                              # 10,000 names, 64 at a time, 3 rounds
 #   NAMES=2000 ROUNDS=1 bench/dns.sh
@@ -30,20 +31,27 @@ for _ in $(seq 1 150); do grep -q '^ready' "$work/server.log" && break; sleep 0.
 grep -q '^ready' "$work/server.log" || { echo "DNS server did not start: $(cat "$work/server.log")" >&2; exit 1; }
 
 printf 'nameserver 127.0.0.1\noptions timeout:2 attempts:2\n' >"$work/resolv.conf"
-command=(dotnet "$bench_dll" resolve "$NAMES" "$CONCURRENCY" "$ROUNDS")
-unshare -m sh -c 'mount --bind "$1" /etc/resolv.conf && shift && exec "$@"' sh "$work/resolv.conf" "${load_core[@]}" "${command[@]}" | tee "$work/out"
+for round in $(seq 1 "$ROUNDS"); do
+  for side in mnet system; do
+    out=$(unshare -m sh -c 'mount --bind "$1" /etc/resolv.conf && shift && exec "$@"' sh "$work/resolv.conf" \
+      "${load_core[@]}" dotnet "$bench_dll" resolve "$NAMES" "$CONCURRENCY" "$side" | grep '^result')
+    echo "round $round $out" >&2
+    echo "$side $(field per_s <<<"$out") $(field cpu_us <<<"$out") $(field bytes <<<"$out")" >>"$work/rounds"
+  done
+done
 
-result=$(grep '^result' "$work/out")
+ratio=$(awk -v a="$(median mnet 2)" -v b="$(median system 2)" 'BEGIN { printf "%.2f", a / b }')
 {
   echo "# DNS: distinct names resolved per second"
   echo
   echo "\`NAMES=$NAMES CONCURRENCY=$CONCURRENCY ROUNDS=$ROUNDS PIN=$PIN bench/dns.sh\` on $(nproc) cores, $(date -u +%Y-%m-%d)."
-  echo "Each name once, A and AAAA, $CONCURRENCY lookups in flight, against one server on 127.0.0.1:53; medians of $ROUNDS rounds after a warm-up of $((5 * NAMES)) names each."
+  echo "Each name once, A and AAAA, $CONCURRENCY lookups in flight, against one server on 127.0.0.1:53; each side in its own"
+  echo "process per round, after a warm-up of $((5 * NAMES)) names; medians of $ROUNDS rounds."
   echo
   echo "| resolver | names/s | CPU µs per name | bytes allocated per name |"
   echo "|---|---:|---:|---:|"
-  echo "| MNet DnsResolver | $(field mnet_per_s <<<"$result") | $(field mnet_cpu_us <<<"$result") | $(field mnet_bytes <<<"$result") |"
-  echo "| System.Net.Dns (getaddrinfo) | $(field system_per_s <<<"$result") | $(field system_cpu_us <<<"$result") | $(field system_bytes <<<"$result") |"
-  echo "| ratio | $(field ratio <<<"$result")× | | |"
+  echo "| MNet DnsResolver | $(median mnet 2) | $(median mnet 3) | $(median mnet 4) |"
+  echo "| System.Net.Dns (getaddrinfo) | $(median system 2) | $(median system 3) | $(median system 4) |"
+  echo "| ratio | ${ratio}× | | |"
 } >bench/results/dns.md
 cat bench/results/dns.md

@@ -9,52 +9,31 @@ using DnsBench;
 return args switch
 {
     ["serve", var port] => BenchDnsServer.Serve(int.Parse(port, CultureInfo.InvariantCulture)),
-    ["resolve", var names, var concurrency, var rounds, .. var sides] => await Resolve(
-        int.Parse(names, CultureInfo.InvariantCulture), int.Parse(concurrency, CultureInfo.InvariantCulture), int.Parse(rounds, CultureInfo.InvariantCulture),
-        sides.Length > 0 ? sides : ["mnet", "system"]),
+    ["resolve", var names, var concurrency, var side] when side is "mnet" or "system" => await Resolve(
+        int.Parse(names, CultureInfo.InvariantCulture), int.Parse(concurrency, CultureInfo.InvariantCulture), side),
     _ => Usage(),
 };
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: DnsBench serve PORT | DnsBench resolve NAMES CONCURRENCY ROUNDS [mnet|system ...]");
+    Console.Error.WriteLine("usage: DnsBench serve PORT | DnsBench resolve NAMES CONCURRENCY mnet|system");
     return 2;
 }
 
-static async Task<int> Resolve(int names, int concurrency, int rounds, string[] sides)
+// One side per process, so neither inherits the other's thread pool (getaddrinfo leaves dozens of blocked threads).
+static async Task<int> Resolve(int names, int concurrency, string side)
 {
     using MNet.Transport.Dns.DnsResolver mnet = new(); // /etc/resolv.conf, as getaddrinfo reads it
-    Dictionary<string, List<RoundResult>> results = sides.ToDictionary(side => side, _ => new List<RoundResult>());
-    // Round 0 warms both sides up and is not counted: five times the names, so the JIT's later tiers (which a process
-    // pinned to one core reaches slowly) are in place before anything is ours.
-    for (int round = 0; round <= rounds; round++)
-    {
-        foreach (string side in results.Keys)
-        {
-            // Names no side has asked before: every lookup goes to the server.
-            string[] batch = [.. Enumerable.Range(0, round == 0 ? 5 * names : names).Select(i => $"h{i}.r{round}.{side}.bench.test")];
-            Func<string, ValueTask<int>> lookup = side == "mnet"
-                ? async name => (await mnet.GetHostAddressesAsync(name)).Count
-                : async name => (await System.Net.Dns.GetHostAddressesAsync(name)).Length;
-            RoundResult result = await Measure(batch, concurrency, lookup);
-            if (round == 0)
-            {
-                continue;
-            }
-            results[side].Add(result);
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"round {round} {side}: {result.PerSecond:F0} names/s, {result.CpuMicroseconds:F1} CPU µs and {result.AllocatedBytes:F0} B allocated per name"));
-        }
-    }
-
-    if (results.Count < 2)
-    {
-        return 0;
-    }
-    RoundResult ours = Median(results["mnet"]);
-    RoundResult system = Median(results["system"]);
+    Func<string, ValueTask<int>> lookup = side == "mnet"
+        ? async name => (await mnet.GetHostAddressesAsync(name)).Count
+        : async name => (await System.Net.Dns.GetHostAddressesAsync(name)).Length;
+    // A warm-up of five times the names is not counted: pinned to one core, the JIT's later tiers take that long.
+    // Every name is one nobody asked before, so every lookup goes to the server.
+    string run = Guid.NewGuid().ToString("N")[..8];
+    await Measure([.. Enumerable.Range(0, 5 * names).Select(i => $"w{i}.{run}.{side}.bench.test")], concurrency, lookup);
+    RoundResult result = await Measure([.. Enumerable.Range(0, names).Select(i => $"h{i}.{run}.{side}.bench.test")], concurrency, lookup);
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-        $"result mnet_per_s={ours.PerSecond:F0} system_per_s={system.PerSecond:F0} ratio={ours.PerSecond / system.PerSecond:F2} mnet_cpu_us={ours.CpuMicroseconds:F1} system_cpu_us={system.CpuMicroseconds:F1} mnet_bytes={ours.AllocatedBytes:F0} system_bytes={system.AllocatedBytes:F0}"));
+        $"result side={side} per_s={result.PerSecond:F0} cpu_us={result.CpuMicroseconds:F1} bytes={result.AllocatedBytes:F0}"));
     return 0;
 }
 
@@ -87,7 +66,5 @@ static async Task<RoundResult> Measure(string[] names, int concurrency, Func<str
     long allocated = GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore;
     return new RoundResult(names.Length / elapsed.TotalSeconds, cpu.TotalMicroseconds / names.Length, (double)allocated / names.Length);
 }
-
-static RoundResult Median(List<RoundResult> rounds) => rounds.OrderBy(r => r.PerSecond).ElementAt(rounds.Count / 2);
 
 internal readonly record struct RoundResult(double PerSecond, double CpuMicroseconds, double AllocatedBytes);

@@ -9,6 +9,7 @@
 # the load on core 1 (PIN=0 lets both float).
 #   bench/echo.sh                       # 3 rounds, 1 GiB, 5 s ping-pong
 #   ROUNDS=1 SECONDS_PINGPONG=2 bench/echo.sh
+#   SERVERS="mnet sockets" OUT=/tmp/echo.md bench/echo.sh   # a subset, table elsewhere (bench/run.sh does this)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,7 +20,8 @@ MESSAGE=${MESSAGE:-64}
 SECONDS_PINGPONG=${SECONDS_PINGPONG:-5}
 PORT=${PORT:-7900}
 PIN=${PIN:-1}
-SERVERS=(c mnet kestrel-mnet sockets mnet-inline sockets-inline)
+read -ra SERVERS <<<"${SERVERS:-c mnet kestrel-mnet sockets mnet-inline sockets-inline}"
+OUT=${OUT:-bench/results/echo.md}
 
 source bench/common.sh
 
@@ -96,4 +98,4 @@ mkdir -p bench/results
   echo
   echo "Ratios compare each server with Kestrel Sockets under the same scheduling (inline rows with Sockets inline)."
   echo "$(nproc) cores, $(uname -r), $(dotnet --version) SDK; command: \`bench/echo.sh\` (ROUNDS=$ROUNDS BYTES=$BYTES CONNECTIONS=$CONNECTIONS MESSAGE=$MESSAGE SECONDS_PINGPONG=$SECONDS_PINGPONG PIN=$PIN)"
-} | tee bench/results/echo.md
+} | tee "$OUT"

@@ -55,9 +55,11 @@ builder.Logging.SetMinimumLevel(LogLevel.Warning);
 builder.Services.ConfigureHttpJsonOptions(options => options.SerializerOptions.TypeInfoResolverChain.Insert(0, SampleJsonContext.Default));
 
 byte[] readme = await File.ReadAllBytesAsync(ReadmeLocator.Find());
+byte[] helloWorld = "Hello, World!"u8.ToArray();
 
 WebApplication app = builder.Build();
-app.MapGet("/plaintext", () => "Hello, World!");
+// Bytes with a Content-Length, as the TechEmpower plaintext test sends them (a string would go chunked).
+app.MapGet("/plaintext", () => Results.Bytes(helloWorld, "text/plain"));
 app.MapGet("/json", () => new Greeting("Hello, World!"));
 app.MapGet("/", () => Results.Bytes(readme, "text/plain; charset=utf-8"));
 

@@ -1,0 +1,211 @@
+#!/usr/bin/env bash
+# The performance suite: samples/WebServer on the MNet transport against the same app on Kestrel's Sockets
+# transport, and raw TCP echo on the standalone server (bench/echo.sh), in one run. Rounds alternate between
+# the transports; each value is the median of the rounds. Writes a table (value per transport, ratio, target,
+# the commands) and a bar chart of the ratios.
+#   bench/run.sh           # 3 rounds, 10 s per measurement, 10,000 idle connections: bench/results/latest.{md,png}
+#   bench/run.sh --quick   # 1 round, 3 s, 2,000 idle connections: bench/results/quick.{md,png} (not kept)
+# Scenarios (wrk -t2 -c256, server on core 0 and load on core 1 unless said):
+#   plaintext   GET /plaintext: requests/s, server CPU µs per request, p99 latency, peak RSS
+#   unpinned    the same with server and wrk free to use both cores: requests/s, p99 latency
+#   pipelined   GET /plaintext, 16 requests in flight per connection (bench/pipeline.lua): requests/s
+#   page        GET / (the 11 KB README): requests/s, server CPU µs per request
+#   churn       GET /plaintext with "Connection: close", a new connection per request: requests/s
+#   idle        IDLE_CONNECTIONS keep-alive connections opened, one request each, then held
+#               (bench/idle-load.c): server RSS increase per connection, all still served afterwards
+#   echo        bench/echo.sh with SERVERS="mnet sockets": 1 GiB through one connection, 64-connection ping-pong
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+case "${1:-}" in
+  --quick) ROUNDS=1 DURATION=3s WARMUP=1s IDLE_CONNECTIONS=2000 ECHO_BYTES=268435456 ECHO_SECONDS=2 NAME=quick ;;
+  "") ROUNDS=3 DURATION=10s WARMUP=3s IDLE_CONNECTIONS=10000 ECHO_BYTES=1073741824 ECHO_SECONDS=5 NAME=latest ;;
+  *) echo "usage: bench/run.sh [--quick]" >&2; exit 2 ;;
+esac
+PORT=${PORT:-5080}
+PIN=1
+TRANSPORTS=(mnet sockets)
+BASE="http://127.0.0.1:$PORT"
+WRK=(wrk -t2 -c256 -d"$DURATION")
+
+source bench/common.sh
+
+for tool in wrk:wrk gnuplot:gnuplot-nox; do
+  if ! command -v "${tool%%:*}" >/dev/null; then
+    echo "installing ${tool##*:}..." >&2
+    (apt-get update -qq && apt-get install -y -qq "${tool##*:}") >/dev/null
+  fi
+done
+gcc -O2 -Wall -Wextra -Werror -o "$work/idle-load" bench/idle-load.c
+dotnet build samples/WebServer -c Release -v quiet -nologo >/dev/null
+server_dll=samples/WebServer/bin/Release/net10.0/WebServer.dll
+
+# Starts the WebServer on transport $1, on core 0 when $2 is "pinned", and waits until it answers.
+start_server() {
+  local core=()
+  [ "$2" = pinned ] && core=("${server_core[@]}")
+  "${core[@]}" dotnet "$server_dll" --transport "$1" --urls "$BASE" >"$work/server.log" 2>&1 &
+  server_pid=$!
+  for _ in $(seq 1 150); do
+    curl -fs -o /dev/null "$BASE/plaintext" && return 0
+    sleep 0.1
+  done
+  echo "$1 server did not start: $(cat "$work/server.log")" >&2
+  return 1
+}
+
+stop_server() {
+  kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=""
+}
+
+record() {  # record TRANSPORT METRIC VALUE
+  echo "$1/$2 $3" >>"$work/rounds"
+  printf '  %-8s %-22s %s\n' "$1" "$2" "$3" >&2
+}
+
+# wrk's output: requests/s, the request count, the p99 latency in ms; warns about errors.
+rps() { awk '/Requests\/sec/ { printf "%.0f", $2 }'; }
+requests() { awk '/requests in/ { print $1 }'; }
+p99_ms() { awk '$1 == "99%" { v = $2 + 0; if ($2 ~ /us$/) v /= 1000; else if ($2 ~ /[^m]s$/) v *= 1000; printf "%.2f", v }'; }
+check_errors() {
+  if grep -q 'Non-2xx\|Socket errors' <<<"$2"; then
+    echo "warning: wrk reported errors ($1): $(grep 'Non-2xx\|Socket errors' <<<"$2" | tr '\n' ' ')" >&2
+  fi
+}
+cpu_us_per_request() { awk -v c="$(cat "$work/cpu")" -v n="$1" 'BEGIN { printf "%.2f", c * 1e6 / n }'; }
+
+# Pinned scenarios on one server: plaintext, pipelined, page, churn.
+pinned_round() {
+  local t=$1 out
+  start_server "$t" pinned
+  "${load_core[@]}" "${WRK[@]/-d$DURATION/-d$WARMUP}" "$BASE/plaintext" >/dev/null
+
+  out=$(measure "${WRK[@]}" --latency "$BASE/plaintext"); check_errors "$t plaintext" "$out"
+  record "$t" plaintext_rps "$(rps <<<"$out")"
+  record "$t" plaintext_cpu_us "$(cpu_us_per_request "$(requests <<<"$out")")"
+  record "$t" plaintext_p99_ms "$(p99_ms <<<"$out")"
+  record "$t" plaintext_rss_mib "$(awk '/VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$server_pid/status")"
+
+  out=$(measure "${WRK[@]}" -s bench/pipeline.lua "$BASE/plaintext" -- 16); check_errors "$t pipelined" "$out"
+  record "$t" pipelined_rps "$(rps <<<"$out")"
+  record "$t" pipelined_cpu_us "$(cpu_us_per_request "$(requests <<<"$out")")"
+
+  out=$(measure "${WRK[@]}" "$BASE/"); check_errors "$t page" "$out"
+  record "$t" page_rps "$(rps <<<"$out")"
+  record "$t" page_cpu_us "$(cpu_us_per_request "$(requests <<<"$out")")"
+
+  out=$(measure "${WRK[@]}" -H "Connection: close" "$BASE/plaintext"); check_errors "$t churn" "$out"
+  record "$t" churn_rps "$(rps <<<"$out")"
+  record "$t" churn_cpu_us "$(cpu_us_per_request "$(requests <<<"$out")")"
+  stop_server
+}
+
+unpinned_round() {
+  local t=$1 out
+  start_server "$t" unpinned
+  "${WRK[@]/-d$DURATION/-d$WARMUP}" "$BASE/plaintext" >/dev/null
+  out=$("${WRK[@]}" --latency "$BASE/plaintext"); check_errors "$t unpinned" "$out"
+  record "$t" unpinned_rps "$(rps <<<"$out")"
+  record "$t" unpinned_p99_ms "$(p99_ms <<<"$out")"
+  stop_server
+}
+
+# A fresh server, warmed up, then IDLE_CONNECTIONS held open: the RSS it grew by, per connection.
+idle_round() {
+  local t=$1 before after line
+  start_server "$t" pinned
+  "${load_core[@]}" wrk -t1 -c16 -d1s "$BASE/plaintext" >/dev/null
+  sleep 1
+  before=$(awk '/VmRSS/ { print $2 }' "/proc/$server_pid/status")
+  coproc IDLE { "${load_core[@]}" "$work/idle-load" 127.0.0.1 "$PORT" /plaintext "$IDLE_CONNECTIONS"; }
+  # Own copies of the pipe ends: bash closes the coproc's when it exits, which may be before its last line is read.
+  local from_idle to_idle idle_pid=$IDLE_PID
+  exec {from_idle}<&"${IDLE[0]}" {to_idle}>&"${IDLE[1]}"
+  read -r line <&"$from_idle" || true
+  [[ $line == held* ]] || { echo "idle-load failed on $t" >&2; return 1; }
+  sleep 2
+  after=$(awk '/VmRSS/ { print $2 }' "/proc/$server_pid/status")
+  echo >&"$to_idle"
+  read -r line <&"$from_idle" || true
+  exec {from_idle}<&- {to_idle}>&-
+  wait "$idle_pid" 2>/dev/null || true
+  [[ $line == alive* ]] || { echo "$t did not serve all its idle connections again" >&2; return 1; }
+  record "$t" idle_kib_per_connection "$(awk -v a="$after" -v b="$before" -v n="$IDLE_CONNECTIONS" 'BEGIN { printf "%.2f", (a - b) / n }')"
+  stop_server
+}
+
+for round in $(seq 1 "$ROUNDS"); do
+  echo "round $round of $ROUNDS" >&2
+  for t in "${TRANSPORTS[@]}"; do
+    pinned_round "$t"
+    unpinned_round "$t"
+    idle_round "$t"
+  done
+done
+
+echo "echo (bench/echo.sh)" >&2
+ROUNDS=$ROUNDS BYTES=$ECHO_BYTES SECONDS_PINGPONG=$ECHO_SECONDS SERVERS="mnet sockets" OUT="$work/echo.md" \
+  bash bench/echo.sh >/dev/null
+# echo.md's rows: | label | MB/s | CPU s per GiB | messages/s | CPU µs per message | ...
+echo_column() { awk -F'|' -v label="$1" -v c="$2" '$2 ~ "^ " label " $" { gsub(/ /, "", $(c + 2)); print $(c + 2) }' "$work/echo.md"; }
+for pair in "mnet:MNet server" "sockets:Kestrel Sockets"; do
+  t=${pair%%:*} label=${pair#*:}
+  record "$t" echo_mbps "$(echo_column "$label" 1)"
+  record "$t" echo_cpu_s_per_gib "$(echo_column "$label" 2)"
+  record "$t" pingpong_msgs_per_s "$(echo_column "$label" 3)"
+  record "$t" pingpong_cpu_us "$(echo_column "$label" 4)"
+done
+
+# scenario | metric | key | target: ">=R" when higher is better, "<=R" when lower is, "" for none
+ROWS=(
+  "plaintext|requests/s|plaintext_rps|>=1.25"
+  "plaintext|server CPU µs per request|plaintext_cpu_us|<=0.75"
+  "plaintext|p99 latency (ms)|plaintext_p99_ms|<=1.0"
+  "plaintext|peak RSS under load (MiB)|plaintext_rss_mib|<=1.0"
+  "plaintext, unpinned|requests/s|unpinned_rps|>=1.25"
+  "plaintext, unpinned|p99 latency (ms)|unpinned_p99_ms|<=1.0"
+  "pipelined ×16|requests/s|pipelined_rps|>=1.10"
+  "pipelined ×16|server CPU µs per request|pipelined_cpu_us|"
+  "11 KB page|requests/s|page_rps|>=1.20"
+  "11 KB page|server CPU µs per request|page_cpu_us|"
+  "churn|requests/s|churn_rps|>=1.20"
+  "churn|server CPU µs per request|churn_cpu_us|"
+  "$IDLE_CONNECTIONS idle connections|RSS KiB per connection|idle_kib_per_connection|<=0.5"
+  "echo, 1 connection|MB/s each way|echo_mbps|"
+  "echo, 1 connection|server CPU s per GiB|echo_cpu_s_per_gib|"
+  "ping-pong, 64 connections|messages/s|pingpong_msgs_per_s|"
+  "ping-pong, 64 connections|server CPU µs per message|pingpong_cpu_us|"
+)
+ratio_of() { awk -v m="$1" -v s="$2" 'BEGIN { printf "%.2f", m / s }'; }
+met() {  # met RATIO TARGET -> yes / no / ""
+  [ -z "$2" ] && return 0
+  awk -v r="$1" -v op="${2:0:2}" -v t="${2:2}" 'BEGIN { ok = op == ">=" ? r >= t : r <= t; print ok ? "yes" : "**no**" }'
+}
+
+mkdir -p bench/results
+: >"$work/plot.dat"
+{
+  echo "| scenario | metric | MNet | Sockets | MNet / Sockets | target | met |"
+  echo "|---|---|---:|---:|---:|---:|:---:|"
+  for row in "${ROWS[@]}"; do
+    IFS='|' read -r scenario metric key target <<<"$row"
+    m=$(median "mnet/$key" 2) s=$(median "sockets/$key" 2) r=$(ratio_of "$m" "$s")
+    echo "| $scenario | $metric | $m | $s | $r | ${target:-} | $(met "$r" "$target") |"
+    direction=$([[ $target == "<="* || $key == *cpu* || $key == *p99* || $key == *rss* || $key == *kib* ]] && echo "↓" || echo "↑")
+    status=$([ -z "$target" ] && echo 2 || { [ "$(met "$r" "$target")" = yes ] && echo 1 || echo 0; })
+    printf '"%s: %s %s"\t%s\t%s\t%s\n' "$scenario" "$metric" "$direction" "$r" "$status" "${target:2}" >>"$work/plot.dat"
+  done
+  echo
+  echo "Median of $ROUNDS rounds, MNet and Sockets alternating, server on core 0 and load on core 1 except 'unpinned'."
+  echo "$(nproc) cores, $(uname -r), $(dotnet --version) SDK; command: \`bench/run.sh${1:+ $1}\`. Load commands:"
+  echo
+  echo "- plaintext: \`${WRK[*]} --latency $BASE/plaintext\`"
+  echo "- pipelined: \`${WRK[*]} -s bench/pipeline.lua $BASE/plaintext -- 16\`"
+  echo "- page: \`${WRK[*]} $BASE/\`"
+  echo "- churn: \`${WRK[*]} -H 'Connection: close' $BASE/plaintext\`"
+  echo "- idle: \`idle-load 127.0.0.1 $PORT /plaintext $IDLE_CONNECTIONS\` (bench/idle-load.c), VmRSS 2 s after the last connection opened"
+  echo "- echo and ping-pong: \`ROUNDS=$ROUNDS BYTES=$ECHO_BYTES SECONDS_PINGPONG=$ECHO_SECONDS SERVERS=\"mnet sockets\" bench/echo.sh\`"
+} | tee "bench/results/$NAME.md"
+
+gnuplot -e "data='$work/plot.dat'; output='bench/results/$NAME.png'" bench/ratios.gp
+echo "chart: bench/results/$NAME.png" >&2

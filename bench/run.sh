@@ -5,12 +5,12 @@
 # the commands) and a bar chart of the ratios.
 #   bench/run.sh           # 3 rounds, 10 s per measurement, 10,000 idle connections: bench/results/latest.{md,png}
 #   bench/run.sh --quick   # 1 round, 3 s, 2,000 idle connections: bench/results/quick.{md,png} (not kept)
-# Scenarios (wrk -t2 -c256, server on core 0 and load on core 1 unless said):
-#   plaintext   GET /plaintext: requests/s, server CPU µs per request, p99 latency, peak RSS
-#   unpinned    the same with server and wrk free to use both cores: requests/s, p99 latency
-#   pipelined   GET /plaintext, 16 requests in flight per connection (bench/pipeline.lua): requests/s
-#   page        GET / (the 11 KB README): requests/s, server CPU µs per request
-#   churn       GET /plaintext with "Connection: close", a new connection per request: requests/s
+# HTTP scenarios (wrk -t2 -c256), each twice: pinned (server on core 0, wrk on core 1) for requests/s and the
+# server's CPU µs per request, and unpinned (both free to use both cores) for requests/s:
+#   plaintext   GET /plaintext; also p99 latency, and the peak RSS of the pinned server
+#   pipelined   GET /plaintext, 16 requests in flight per connection (bench/pipeline.lua)
+#   page        GET / (the 11 KB README)
+#   churn       GET /plaintext with "Connection: close", a new connection per request
 #   idle        IDLE_CONNECTIONS keep-alive connections opened, one request each, then held
 #               (bench/idle-load.c): server RSS increase per connection, all still served afterwards
 #   echo        bench/echo.sh with SERVERS="mnet sockets": 1 GiB through one connection, 64-connection ping-pong
@@ -18,15 +18,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 case "${1:-}" in
-  --quick) ROUNDS=1 DURATION=3s WARMUP=1s IDLE_CONNECTIONS=2000 ECHO_BYTES=268435456 ECHO_SECONDS=2 NAME=quick ;;
-  "") ROUNDS=3 DURATION=10s WARMUP=3s IDLE_CONNECTIONS=10000 ECHO_BYTES=1073741824 ECHO_SECONDS=5 NAME=latest ;;
+  --quick) ROUNDS=1 DURATION=3s WARMUP=2s SCENARIO_WARMUP=1s IDLE_CONNECTIONS=2000 ECHO_BYTES=268435456 ECHO_SECONDS=2 NAME=quick ;;
+  "") ROUNDS=3 DURATION=10s WARMUP=10s SCENARIO_WARMUP=2s IDLE_CONNECTIONS=10000 ECHO_BYTES=1073741824 ECHO_SECONDS=5 NAME=latest ;;
   *) echo "usage: bench/run.sh [--quick]" >&2; exit 2 ;;
 esac
 PORT=${PORT:-5080}
 PIN=1
 TRANSPORTS=(mnet sockets)
 BASE="http://127.0.0.1:$PORT"
-WRK=(wrk -t2 -c256 -d"$DURATION")
 
 source bench/common.sh
 
@@ -72,41 +71,41 @@ check_errors() {
     echo "warning: wrk reported errors ($1): $(grep 'Non-2xx\|Socket errors' <<<"$2" | tr '\n' ' ')" >&2
   fi
 }
-cpu_us_per_request() { awk -v c="$(cat "$work/cpu")" -v n="$1" 'BEGIN { printf "%.2f", c * 1e6 / n }'; }
 
-# Pinned scenarios on one server: plaintext, pipelined, page, churn.
-pinned_round() {
-  local t=$1 out
-  start_server "$t" pinned
-  "${load_core[@]}" "${WRK[@]/-d$DURATION/-d$WARMUP}" "$BASE/plaintext" >/dev/null
-
-  out=$(measure "${WRK[@]}" --latency "$BASE/plaintext"); check_errors "$t plaintext" "$out"
-  record "$t" plaintext_rps "$(rps <<<"$out")"
-  record "$t" plaintext_cpu_us "$(cpu_us_per_request "$(requests <<<"$out")")"
-  record "$t" plaintext_p99_ms "$(p99_ms <<<"$out")"
-  record "$t" plaintext_rss_mib "$(awk '/VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$server_pid/status")"
-
-  out=$(measure "${WRK[@]}" -s bench/pipeline.lua "$BASE/plaintext" -- 16); check_errors "$t pipelined" "$out"
-  record "$t" pipelined_rps "$(rps <<<"$out")"
-  record "$t" pipelined_cpu_us "$(cpu_us_per_request "$(requests <<<"$out")")"
-
-  out=$(measure "${WRK[@]}" "$BASE/"); check_errors "$t page" "$out"
-  record "$t" page_rps "$(rps <<<"$out")"
-  record "$t" page_cpu_us "$(cpu_us_per_request "$(requests <<<"$out")")"
-
-  out=$(measure "${WRK[@]}" -H "Connection: close" "$BASE/plaintext"); check_errors "$t churn" "$out"
-  record "$t" churn_rps "$(rps <<<"$out")"
-  record "$t" churn_cpu_us "$(cpu_us_per_request "$(requests <<<"$out")")"
-  stop_server
+# Runs wrk with scenario $1's load for $2, extra wrk options after; on core 1 when the round is pinned.
+wrk_for() {
+  local scenario=$1 duration=$2; shift 2
+  local run=("${load[@]}" wrk -t2 -c256 -d"$duration" "$@")
+  case $scenario in
+    plaintext) "${run[@]}" "$BASE/plaintext" ;;
+    pipelined) "${run[@]}" -s bench/pipeline.lua "$BASE/plaintext" -- 16 ;;
+    page) "${run[@]}" "$BASE/" ;;
+    churn) "${run[@]}" -H "Connection: close" "$BASE/plaintext" ;;
+  esac
 }
 
-unpinned_round() {
-  local t=$1 out
-  start_server "$t" unpinned
-  "${WRK[@]/-d$DURATION/-d$WARMUP}" "$BASE/plaintext" >/dev/null
-  out=$("${WRK[@]}" --latency "$BASE/plaintext"); check_errors "$t unpinned" "$out"
-  record "$t" unpinned_rps "$(rps <<<"$out")"
-  record "$t" unpinned_p99_ms "$(p99_ms <<<"$out")"
+# Every HTTP scenario on one server, pinned (server core 0, wrk core 1) or unpinned. The server warms up for
+# WARMUP (our assembly is not ReadyToRun like the shared framework, so its tiered JIT needs a few seconds of
+# load on one core), and each scenario for SCENARIO_WARMUP before it is measured.
+http_round() {
+  local t=$1 pinning=$2 suffix="" out before after
+  load=()
+  if [ "$pinning" = pinned ]; then load=("${load_core[@]}"); else suffix=_unpinned; fi
+  start_server "$t" "$pinning"
+  wrk_for plaintext "$WARMUP" >/dev/null
+  for scenario in plaintext pipelined page churn; do
+    wrk_for "$scenario" "$SCENARIO_WARMUP" >/dev/null
+    before=$(cpu_ticks "$server_pid")
+    out=$(wrk_for "$scenario" "$DURATION" --latency)
+    after=$(cpu_ticks "$server_pid")
+    check_errors "$t $scenario $pinning" "$out"
+    record "$t" "${scenario}_rps$suffix" "$(rps <<<"$out")"
+    [ "$scenario" = plaintext ] && record "$t" "plaintext_p99_ms$suffix" "$(p99_ms <<<"$out")"
+    if [ "$pinning" = pinned ]; then
+      record "$t" "${scenario}_cpu_us" "$(awk -v t=$((after - before)) -v hz="$ticks_per_second" -v n="$(requests <<<"$out")" 'BEGIN { printf "%.2f", t / hz * 1e6 / n }')"
+      [ "$scenario" = plaintext ] && record "$t" plaintext_rss_mib "$(awk '/VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$server_pid/status")"
+    fi
+  done
   stop_server
 }
 
@@ -137,8 +136,8 @@ idle_round() {
 for round in $(seq 1 "$ROUNDS"); do
   echo "round $round of $ROUNDS" >&2
   for t in "${TRANSPORTS[@]}"; do
-    pinned_round "$t"
-    unpinned_round "$t"
+    http_round "$t" pinned
+    http_round "$t" unpinned
     idle_round "$t"
   done
 done
@@ -159,16 +158,19 @@ done
 # scenario | metric | key | target: ">=R" when higher is better, "<=R" when lower is, "" for none
 ROWS=(
   "plaintext|requests/s|plaintext_rps|>=1.25"
+  "plaintext|requests/s, unpinned|plaintext_rps_unpinned|>=1.25"
   "plaintext|server CPU µs per request|plaintext_cpu_us|<=0.75"
   "plaintext|p99 latency (ms)|plaintext_p99_ms|<=1.0"
+  "plaintext|p99 latency (ms), unpinned|plaintext_p99_ms_unpinned|<=1.0"
   "plaintext|peak RSS under load (MiB)|plaintext_rss_mib|<=1.0"
-  "plaintext, unpinned|requests/s|unpinned_rps|>=1.25"
-  "plaintext, unpinned|p99 latency (ms)|unpinned_p99_ms|<=1.0"
   "pipelined ×16|requests/s|pipelined_rps|>=1.10"
+  "pipelined ×16|requests/s, unpinned|pipelined_rps_unpinned|>=1.10"
   "pipelined ×16|server CPU µs per request|pipelined_cpu_us|"
   "11 KB page|requests/s|page_rps|>=1.20"
+  "11 KB page|requests/s, unpinned|page_rps_unpinned|>=1.20"
   "11 KB page|server CPU µs per request|page_cpu_us|"
   "churn|requests/s|churn_rps|>=1.20"
+  "churn|requests/s, unpinned|churn_rps_unpinned|>=1.20"
   "churn|server CPU µs per request|churn_cpu_us|"
   "$IDLE_CONNECTIONS idle connections|RSS KiB per connection|idle_kib_per_connection|<=0.5"
   "echo, 1 connection|MB/s each way|echo_mbps|"
@@ -196,13 +198,14 @@ mkdir -p bench/results
     printf '"%s: %s %s"\t%s\t%s\t%s\n' "$scenario" "$metric" "$direction" "$r" "$status" "${target:2}" >>"$work/plot.dat"
   done
   echo
-  echo "Median of $ROUNDS rounds, MNet and Sockets alternating, server on core 0 and load on core 1 except 'unpinned'."
+  echo "Median of $ROUNDS rounds, MNet and Sockets alternating; server on core 0 and wrk on core 1 except where unpinned."
+  echo "Each server warms up for $WARMUP, each scenario for $SCENARIO_WARMUP more, then is measured for $DURATION."
   echo "$(nproc) cores, $(uname -r), $(dotnet --version) SDK; command: \`bench/run.sh${1:+ $1}\`. Load commands:"
   echo
-  echo "- plaintext: \`${WRK[*]} --latency $BASE/plaintext\`"
-  echo "- pipelined: \`${WRK[*]} -s bench/pipeline.lua $BASE/plaintext -- 16\`"
-  echo "- page: \`${WRK[*]} $BASE/\`"
-  echo "- churn: \`${WRK[*]} -H 'Connection: close' $BASE/plaintext\`"
+  echo "- plaintext: \`wrk -t2 -c256 -d$DURATION --latency $BASE/plaintext\`"
+  echo "- pipelined: \`wrk -t2 -c256 -d$DURATION -s bench/pipeline.lua $BASE/plaintext -- 16\`"
+  echo "- page: \`wrk -t2 -c256 -d$DURATION $BASE/\`"
+  echo "- churn: \`wrk -t2 -c256 -d$DURATION -H 'Connection: close' $BASE/plaintext\`"
   echo "- idle: \`idle-load 127.0.0.1 $PORT /plaintext $IDLE_CONNECTIONS\` (bench/idle-load.c), VmRSS 2 s after the last connection opened"
   echo "- echo and ping-pong: \`ROUNDS=$ROUNDS BYTES=$ECHO_BYTES SECONDS_PINGPONG=$ECHO_SECONDS SERVERS=\"mnet sockets\" bench/echo.sh\`"
 } | tee "bench/results/$NAME.md"

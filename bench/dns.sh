@@ -33,10 +33,15 @@ grep -q '^ready' "$work/server.log" || { echo "DNS server did not start: $(cat "
 printf 'nameserver 127.0.0.1\noptions timeout:2 attempts:2\n' >"$work/resolv.conf"
 for round in $(seq 1 "$ROUNDS"); do
   for side in mnet system; do
+    started=$(date +%s.%N) before=$(cpu_ticks "$server_pid")
     out=$(unshare -m sh -c 'mount --bind "$1" /etc/resolv.conf && shift && exec "$@"' sh "$work/resolv.conf" \
       "${load_core[@]}" dotnet "$bench_dll" resolve "$NAMES" "$CONCURRENCY" "$side" | grep '^result')
-    echo "round $round $out" >&2
-    echo "$side $(field per_s <<<"$out") $(field cpu_us <<<"$out") $(field bytes <<<"$out")" >>"$work/rounds"
+    # How busy the server's core was over the whole process (warm-up included): near 100 % would mean the server,
+    # not the resolver, set the pace.
+    busy=$(awk -v t=$(($(cpu_ticks "$server_pid") - before)) -v hz="$ticks_per_second" -v s="$started" -v e="$(date +%s.%N)" \
+      'BEGIN { printf "%.0f", 100 * t / hz / (e - s) }')
+    echo "round $round $out server_busy=$busy%" >&2
+    echo "$side $(field per_s <<<"$out") $(field cpu_us <<<"$out") $(field bytes <<<"$out") $busy" >>"$work/rounds"
   done
 done
 
@@ -48,10 +53,10 @@ ratio=$(awk -v a="$(median mnet 2)" -v b="$(median system 2)" 'BEGIN { printf "%
   echo "Each name once, A and AAAA, $CONCURRENCY lookups in flight, against one server on 127.0.0.1:53; each side in its own"
   echo "process per round, after a warm-up of $((5 * NAMES)) names; medians of $ROUNDS rounds."
   echo
-  echo "| resolver | names/s | CPU µs per name | bytes allocated per name |"
-  echo "|---|---:|---:|---:|"
-  echo "| MNet DnsResolver | $(median mnet 2) | $(median mnet 3) | $(median mnet 4) |"
-  echo "| System.Net.Dns (getaddrinfo) | $(median system 2) | $(median system 3) | $(median system 4) |"
-  echo "| ratio | ${ratio}× | | |"
+  echo "| resolver | names/s | CPU µs per name | bytes allocated per name | DNS server's core busy |"
+  echo "|---|---:|---:|---:|---:|"
+  echo "| MNet DnsResolver | $(median mnet 2) | $(median mnet 3) | $(median mnet 4) | $(median mnet 5) % |"
+  echo "| System.Net.Dns (getaddrinfo) | $(median system 2) | $(median system 3) | $(median system 4) | $(median system 5) % |"
+  echo "| ratio | ${ratio}× | | | |"
 } >bench/results/dns.md
 cat bench/results/dns.md

@@ -1,6 +1,8 @@
 // The m_net chann_web example on ASP.NET Core: the same app on the MNet transport or on Kestrel's Sockets transport.
 //   dotnet run -c Release --project samples/WebServer [-- --transport mnet|sockets] [--urls http://127.0.0.1:8080]
+//       [--inline true] [--loops N]   (inline scheduling on either transport; MNet's event-loop count)
 //   dotnet run -c Release --project samples/WebServer -- --https 127.0.0.1:8443 [--cert server.pfx [--cert-password P]]
+using System.Globalization;
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json.Serialization;
@@ -10,12 +12,22 @@ using WebServer;
 
 WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(args);
 string transport = builder.Configuration["transport"] ?? "mnet";
+// --inline true: application code runs on the transport's I/O threads (UnsafePreferInlineScheduling on either transport).
+bool inline = builder.Configuration.GetValue<bool>("inline");
 switch (transport)
 {
     case "mnet":
-        builder.WebHost.UseMNetTransport();
+        builder.WebHost.UseMNetTransport(options =>
+        {
+            options.UnsafePreferInlineScheduling = inline;
+            if (builder.Configuration["loops"] is { } loops)
+            {
+                options.LoopCount = int.Parse(loops, CultureInfo.InvariantCulture);
+            }
+        });
         break;
     case "sockets":
+        builder.WebHost.UseSockets(options => options.UnsafePreferInlineScheduling = inline);
         break;
     default:
         Console.Error.WriteLine($"Unknown --transport '{transport}': use mnet or sockets.");

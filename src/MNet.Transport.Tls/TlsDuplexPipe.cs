@@ -29,7 +29,7 @@ internal sealed class TlsDuplexPipe : IDuplexPipe, IAsyncDisposable
         _transport = transport;
         _transportStream = new DuplexPipeStream(transport);
         Stream = new SslStream(_transportStream, leaveInnerStreamOpen: true);
-        _output = new TlsPipeWriter(PipeWriter.Create(Stream, new StreamPipeWriterOptions(leaveOpen: true)));
+        _output = new TlsPipeWriter(PipeWriter.Create(Stream, new StreamPipeWriterOptions(leaveOpen: true)), Stream);
     }
 
     /// <summary>The TLS session: authenticate it first, then <see cref="StartReading"/>.</summary>
@@ -49,7 +49,7 @@ internal sealed class TlsDuplexPipe : IDuplexPipe, IAsyncDisposable
     /// </summary>
     public async ValueTask DisposeAsync()
     {
-        // Reading stops first, so the close_notify below never runs alongside a decryption of the same session.
+        // Reading stops first: the session is freed below, and no decryption may be running on it then.
         _input.Reader.Complete(); // a read loop waiting for the application to read ends
         _stopReading.Cancel(); // one waiting for the peer too
         await _reading.ConfigureAwait(false);
@@ -57,18 +57,8 @@ internal sealed class TlsDuplexPipe : IDuplexPipe, IAsyncDisposable
         using (CancellationTokenSource closeTimeout = new(CloseTimeout))
         using (closeTimeout.Token.UnsafeRegister(static transport => ((IDuplexPipe)transport!).Output.CancelPendingFlush(), _transport))
         {
-            try
-            {
-                await _output.CompleteAsync().ConfigureAwait(false);
-                if (_output.CompletionError is null && Stream.IsAuthenticated)
-                {
-                    await Stream.ShutdownAsync().ConfigureAwait(false);
-                }
-            }
-            catch (Exception ex) when (ex is not OutOfMemoryException)
-            {
-                // The peer is gone or too slow, or the session broke (a bad record): there is no one left to tell.
-            }
+            _output.Complete(); // unless the application completed it already: flush, then close_notify
+            await _output.Closing!.ConfigureAwait(false);
         }
         await Stream.DisposeAsync().ConfigureAwait(false);
         _stopReading.Dispose();

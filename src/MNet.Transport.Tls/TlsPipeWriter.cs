@@ -1,16 +1,23 @@
 using System.IO.Pipelines;
+using System.Net.Security;
 
 namespace MNet.Transport.Tls;
 
 /// <summary>
-/// The application's side of the TLS output: every call goes to the writer over the <see cref="System.Net.Security.SslStream"/>,
-/// and how the application completed it is remembered, so an output ended by an error is not closed with close_notify
-/// (which would tell the peer that what it got was whole).
+/// The application's side of the TLS output: every call goes to the writer over the <see cref="SslStream"/>.
+/// Completing it is TLS's half-close, as completing a TCP output sends FIN: what was written is flushed and
+/// close_notify follows, so the peer's reads end cleanly while this side can still read. An output completed with an
+/// error gets no close_notify (which would tell the peer that what it got was whole).
 /// </summary>
-internal sealed class TlsPipeWriter(PipeWriter inner) : PipeWriter
+internal sealed class TlsPipeWriter(PipeWriter inner, SslStream stream) : PipeWriter
 {
-    /// <summary>The error the application completed the output with, if any.</summary>
-    public Exception? CompletionError { get; private set; }
+    private Task? _closing;
+
+    /// <summary>
+    /// The flush and close_notify started when the output was completed; it never faults (a peer that is gone has no
+    /// one left to tell). Null while the output is open.
+    /// </summary>
+    public Task? Closing => _closing;
 
     public override bool CanGetUnflushedBytes => inner.CanGetUnflushedBytes;
 
@@ -26,15 +33,27 @@ internal sealed class TlsPipeWriter(PipeWriter inner) : PipeWriter
 
     public override void CancelPendingFlush() => inner.CancelPendingFlush();
 
-    public override void Complete(Exception? exception = null)
-    {
-        CompletionError ??= exception;
-        inner.Complete(exception);
-    }
+    public override void Complete(Exception? exception = null) => _closing ??= CloseAsync(exception);
 
     public override ValueTask CompleteAsync(Exception? exception = null)
     {
-        CompletionError ??= exception;
-        return inner.CompleteAsync(exception);
+        Complete(exception);
+        return new ValueTask(_closing!);
+    }
+
+    private async Task CloseAsync(Exception? exception)
+    {
+        try
+        {
+            await inner.CompleteAsync(exception).ConfigureAwait(false);
+            if (exception is null && stream.IsAuthenticated)
+            {
+                await stream.ShutdownAsync().ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // The peer is gone or too slow, or the session broke (a bad record); the input tells the application.
+        }
     }
 }

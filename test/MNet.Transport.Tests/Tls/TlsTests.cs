@@ -267,6 +267,27 @@ public sealed class TlsTests
     }
 
     [Fact]
+    public async Task CompletingTheOutput_EndsThePeersInput_WhileTheOtherDirectionStaysOpen()
+    {
+        // As a TCP output's completion sends FIN: the server reads the client's bytes to their end, then answers.
+        await using ServerHost host = await ServerHost.StartAsync(o => o.ListenTcp(AnyLoopbackPort, c => c
+            .UseTls(ServerCertificate)
+            .Run(async connection =>
+            {
+                long received = await BytePattern.ReadAndVerifyAsync(connection.Transport.Input);
+                await connection.Transport.Output.WriteAsync(System.Text.Encoding.ASCII.GetBytes($"got {received}"));
+            })));
+        await using MNetConnectionFactory factory = new();
+        await using ConnectionContext connection = await factory.ConnectTlsAsync(host.EndPoint, TrustOnly(ServerCertificate));
+
+        await BytePattern.WriteAsync(connection.Transport.Output, 1_000_000);
+        await connection.Transport.Output.CompleteAsync();
+        byte[] answer = await PipeDrain.ReadToEndAsync(connection.Transport.Input).WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.Equal("got 1000000", System.Text.Encoding.ASCII.GetString(answer));
+    }
+
+    [Fact]
     public async Task AHandlerThatStopsReading_StillClosesItsConnection()
     {
         await using ServerHost host = await ServerHost.StartAsync(o => o.ListenTcp(AnyLoopbackPort, c => c

@@ -8,7 +8,7 @@ using DnsBench;
 // it, "resolve": distinct names looked up by MNet's DnsResolver and by System.Net.Dns (getaddrinfo), alternately.
 return args switch
 {
-    ["serve", var port] => await BenchDnsServer.ServeAsync(int.Parse(port, CultureInfo.InvariantCulture)),
+    ["serve", var port] => BenchDnsServer.Serve(int.Parse(port, CultureInfo.InvariantCulture)),
     ["resolve", var names, var concurrency, var side] when side is "mnet" or "system" => await Resolve(
         int.Parse(names, CultureInfo.InvariantCulture), int.Parse(concurrency, CultureInfo.InvariantCulture), side),
     _ => Usage(),

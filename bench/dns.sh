@@ -51,7 +51,7 @@ ratio=$(awk -v a="$(median mnet 2)" -v b="$(median system 2)" 'BEGIN { printf "%
   echo
   echo "\`NAMES=$NAMES CONCURRENCY=$CONCURRENCY ROUNDS=$ROUNDS PIN=$PIN bench/dns.sh\` on $(nproc) cores, $(date -u +%Y-%m-%d)."
   echo "Each name once, A and AAAA, $CONCURRENCY lookups in flight, against one server on 127.0.0.1:53; each side in its own"
-  echo "process per round, after a warm-up of $((5 * NAMES)) names; medians of $ROUNDS rounds."
+  echo "process per round, after a 10 s warm-up of other names; medians of $ROUNDS rounds."
   echo
   echo "| resolver | names/s | CPU µs per name | bytes allocated per name | DNS server's core busy |"
   echo "|---|---:|---:|---:|---:|"

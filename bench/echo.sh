@@ -18,6 +18,7 @@ BYTES=${BYTES:-1073741824}
 CONNECTIONS=${CONNECTIONS:-64}
 MESSAGE=${MESSAGE:-64}
 SECONDS_PINGPONG=${SECONDS_PINGPONG:-5}
+WARMUP_PINGPONG=${WARMUP_PINGPONG:-5}
 PORT=${PORT:-7900}
 PIN=${PIN:-1}
 read -ra SERVERS <<<"${SERVERS:-c mnet kestrel-mnet sockets mnet-inline sockets-inline}"
@@ -44,9 +45,10 @@ start_server() {
 run_round() {
   local server=$1 out mbps cpu_per_gib messages msgs cpu_us hwm
   start_server "$server"
-  # Warm up (JIT, pools) without measuring.
-  "${load_core[@]}" "$work/echo-load" throughput 127.0.0.1 "$PORT" 4 67108864 >/dev/null
-  "${load_core[@]}" "$work/echo-load" pingpong 127.0.0.1 "$PORT" "$CONNECTIONS" "$MESSAGE" 1 >/dev/null
+  # Warm up (JIT, pools) without measuring. A server pinned to one core counts as single-processor to the runtime,
+  # which waits a second without new methods before it optimizes hot code: a second or two of load is not enough.
+  "${load_core[@]}" "$work/echo-load" throughput 127.0.0.1 "$PORT" 4 268435456 >/dev/null
+  "${load_core[@]}" "$work/echo-load" pingpong 127.0.0.1 "$PORT" "$CONNECTIONS" "$MESSAGE" "$WARMUP_PINGPONG" >/dev/null
 
   out=$(measure "$work/echo-load" throughput 127.0.0.1 "$PORT" 1 "$BYTES")
   mbps=$(field MBps <<<"$out")

@@ -11,6 +11,65 @@ public sealed class ResolverConfigurationTests : IDisposable
 
     public void Dispose() => Directory.Delete(_directory, recursive: true);
 
+    private const string SampleResolvConf = "# comment\nnameserver 192.0.2.53\nnameserver 2001:db8::53 ; c\nsearch corp.test lab.test\noptions ndots:2 timeout:3 attempts:2 rotate\n";
+    private const string SampleHosts = "127.0.0.1 localhost\n::1 localhost ip6-localhost # c\n192.0.2.7 build build.test\n";
+
+    // Seeded mutations of real files (bytes flipped, text cut, lines repeated, junk and huge words inserted): the
+    // parsers never throw, and what they keep is within resolv.conf's limits and passes the resolver's own checks.
+    [Fact]
+    public void Fuzz_MutatedConfigurationFiles_NeverThrow_AndWhatIsKeptIsValid()
+    {
+        Random random = new(2026);
+        for (int i = 0; i < 20_000; i++)
+        {
+            string resolvConf = Mutate(SampleResolvConf, random);
+            DnsResolverOptions options = new();
+            ResolvConfParser.Parse(resolvConf, options);
+            Assert.InRange(options.Servers.Count, 0, 3);
+            Assert.InRange(options.Ndots, 0, 15);
+            Assert.InRange(options.Timeout, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30));
+            Assert.InRange(options.Attempts, 1, 5);
+            options.Validate(); // throws if a kept search domain is not a host name
+
+            string hosts = Mutate(SampleHosts, random);
+            HostsFile file = HostsFile.Parse(hosts);
+            foreach (string word in hosts.Split([' ', '\t', '\n', '\r'], StringSplitOptions.RemoveEmptyEntries))
+            {
+                Assert.All(file.Find(word, AddressFamily.InterNetwork) ?? [], a => Assert.Equal(AddressFamily.InterNetwork, a.AddressFamily));
+                Assert.All(file.Find(word, AddressFamily.InterNetworkV6) ?? [], a => Assert.Equal(AddressFamily.InterNetworkV6, a.AddressFamily));
+            }
+        }
+    }
+
+    private static string Mutate(string text, Random random)
+    {
+        char[] junk = ['\0', '\r', '\t', ' ', '#', ';', ':', '.', '\n', 'é', '\uFFFF', '9', '-'];
+        System.Text.StringBuilder mutated = new(text);
+        for (int edits = random.Next(1, 6); edits > 0; edits--)
+        {
+            int at = random.Next(mutated.Length + 1);
+            switch (random.Next(5))
+            {
+                case 0:
+                    mutated.Insert(at, junk[random.Next(junk.Length)]);
+                    break;
+                case 1 when mutated.Length > 0:
+                    mutated.Remove(Math.Min(at, mutated.Length - 1), Math.Min(random.Next(1, 12), mutated.Length - Math.Min(at, mutated.Length - 1)));
+                    break;
+                case 2:
+                    mutated.Insert(at, new string((char)random.Next(33, 127), random.Next(1, 300)));
+                    break;
+                case 3:
+                    mutated.Insert(at, text.Split('\n')[random.Next(4)] + "\n");
+                    break;
+                default:
+                    mutated.Insert(at, random.Next(3) switch { 0 => "ndots:", 1 => "timeout:-", _ => "attempts:99999999999 " });
+                    break;
+            }
+        }
+        return mutated.ToString();
+    }
+
     [Fact]
     public void ResolvConf_GivesServersSearchAndOptions_WithTheCLibrarysLimits()
     {

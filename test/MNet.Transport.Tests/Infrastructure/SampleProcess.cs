@@ -34,23 +34,37 @@ public sealed class SampleProcess : IAsyncDisposable
     /// <summary>Starts the EchoServer sample with <paramref name="arguments"/>.</summary>
     public static SampleProcess StartEchoServer(params string[] arguments) => Start("EchoServerSample", arguments);
 
+    /// <summary>
+    /// Starts the EchoServer sample with at most <paramref name="fileLimit"/> open file descriptors (<c>ulimit -n</c>),
+    /// the runtime's own included.
+    /// </summary>
+    public static SampleProcess StartEchoServerWithFileLimit(int fileLimit, params string[] arguments)
+        => Start("EchoServerSample", arguments, fileLimit);
+
     /// <summary>Starts the NtpClient sample with <paramref name="arguments"/>.</summary>
     public static SampleProcess StartNtpClient(params string[] arguments) => Start("NtpClientSample", arguments);
 
     /// <summary>Starts the WebServer sample with <paramref name="arguments"/>.</summary>
     public static SampleProcess StartWebServer(params string[] arguments) => Start("WebServerSample", arguments);
 
-    private static SampleProcess Start(string sample, string[] arguments)
+    private static SampleProcess Start(string sample, string[] arguments, int? fileLimit = null)
     {
         string dll = typeof(SampleProcess).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
             .Single(a => a.Key == sample).Value!;
-        ProcessStartInfo start = new("dotnet")
+        ProcessStartInfo start = new(fileLimit is null ? "dotnet" : "sh")
         {
             UseShellExecute = false,
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
+        if (fileLimit is { } limit)
+        {
+            // The shell sets the limit and becomes dotnet (exec), so the process id stays the sample's.
+            start.ArgumentList.Add("-c");
+            start.ArgumentList.Add($"ulimit -n {limit} && exec dotnet \"$@\"");
+            start.ArgumentList.Add("sh");
+        }
         start.ArgumentList.Add(dll);
         foreach (string argument in arguments)
         {

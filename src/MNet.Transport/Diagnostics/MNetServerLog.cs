@@ -12,6 +12,9 @@ internal static partial class MNetServerLog
     [LoggerMessage(102, LogLevel.Error, "The handler of connection {ConnectionId} threw; the connection is closed.")]
     public static partial void ConnectionHandlerFailed(ILogger logger, string connectionId, Exception exception);
 
+    [LoggerMessage(109, LogLevel.Debug, "The handler of connection {ConnectionId} ended with the connection: {Reason}")]
+    public static partial void ConnectionEndedByTransport(ILogger logger, string connectionId, string reason);
+
     [LoggerMessage(103, LogLevel.Warning, "{Count} connection(s) were still open when the shutdown timeout expired and are being aborted.")]
     public static partial void AbortingConnections(ILogger logger, int count);
 

@@ -180,6 +180,11 @@ public sealed class MNetServer : IHostedService, IAsyncDisposable
         {
             await application(connection).ConfigureAwait(false);
         }
+        catch (Exception ex) when (ex is ConnectionResetException or ConnectionAbortedException)
+        {
+            // The peer reset the connection, or the server aborted it (idle timeout, shutdown): not the handler's bug.
+            MNetServerLog.ConnectionEndedByTransport(_logger, connection.ConnectionId, ex.Message);
+        }
         catch (Exception ex)
         {
             MNetServerLog.ConnectionHandlerFailed(_logger, connection.ConnectionId, ex);

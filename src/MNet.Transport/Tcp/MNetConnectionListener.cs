@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Threading.Channels;
@@ -18,7 +19,9 @@ internal sealed class MNetConnectionListener : IConnectionListener
 {
     private readonly TcpConnectionSettings[] _settings;
     private readonly LoopGroup _loops;
+    private static readonly long AcceptPauseLogInterval = Stopwatch.Frequency * 10;
     private readonly TcpAcceptor[] _acceptors;
+    private long _lastAcceptPauseLogged = -AcceptPauseLogInterval;
     private readonly Channel<TcpConnection> _accepted = Channel.CreateUnbounded<TcpConnection>(
         new UnboundedChannelOptions { SingleReader = true });
     private readonly AddressFamily _family;
@@ -55,6 +58,17 @@ internal sealed class MNetConnectionListener : IConnectionListener
 
     /// <summary>How logs name this listener's endpoint.</summary>
     public string DisplayName { get; }
+
+    /// <summary>
+    /// Whether an accept pause (out of descriptors or memory) is to be logged now: at most once per 10 s for all of
+    /// this listener's sockets together, however many loops hit it. Any thread.
+    /// </summary>
+    public bool ShouldLogAcceptPause()
+    {
+        long now = Stopwatch.GetTimestamp();
+        long last = Volatile.Read(ref _lastAcceptPauseLogged);
+        return now - last >= AcceptPauseLogInterval && Interlocked.CompareExchange(ref _lastAcceptPauseLogged, now, last) == last;
+    }
 
     public ILogger Logger { get; }
 

@@ -1,21 +1,22 @@
-using System.Diagnostics;
 using MNet.Transport.Diagnostics;
 using MNet.Transport.Loop;
 using MNet.Transport.Native;
+using MNet.Transport.Timers;
 
 namespace MNet.Transport.Tcp;
 
-/// <summary>One listening socket on one loop: drains accept4 on each readiness edge.</summary>
-internal sealed unsafe class TcpAcceptor : IPollHandler
+/// <summary>
+/// One listening socket on one loop: drains accept4 on each readiness edge. It is also its own back-off timer on the
+/// loop's wheel: out of descriptors, nothing may need one (a timer thread, a wake-up), or accepting would never resume.
+/// </summary>
+internal sealed unsafe class TcpAcceptor : TimerEntry, IPollHandler
 {
     private const int BackoffMilliseconds = 100;
-    private static readonly long s_logInterval = Stopwatch.Frequency * 10;
 
     private readonly MNetConnectionListener _listener;
     private int _fd;
     private ulong _registration;
     private bool _paused;
-    private long _lastPauseLogged = -s_logInterval;
 
     public TcpAcceptor(int fd, EventLoop loop, MNetConnectionListener listener)
     {
@@ -35,6 +36,10 @@ internal sealed unsafe class TcpAcceptor : IPollHandler
         if (_fd < 0)
         {
             return;
+        }
+        if (IsScheduled)
+        {
+            Loop.Timers.Cancel(this);
         }
         Loop.Unregister(_registration);
         Libc.Close(_fd);
@@ -91,26 +96,15 @@ internal sealed unsafe class TcpAcceptor : IPollHandler
     private void PauseAccepting(int errno)
     {
         _paused = true;
-        long now = Stopwatch.GetTimestamp();
-        if (now - _lastPauseLogged >= s_logInterval)
+        if (_listener.ShouldLogAcceptPause())
         {
-            _lastPauseLogged = now;
             MNetTransportLog.AcceptPaused(_listener.Logger, _listener.DisplayName, BackoffMilliseconds, Errno.ToSocketException(errno).Message);
         }
 
-        Task.Delay(BackoffMilliseconds).ContinueWith(
-            static (_, state) =>
-            {
-                TcpAcceptor acceptor = (TcpAcceptor)state!;
-                acceptor.Loop.Schedule(static s => ((TcpAcceptor)s!).Resume(), acceptor);
-            },
-            this,
-            CancellationToken.None,
-            TaskContinuationOptions.ExecuteSynchronously,
-            TaskScheduler.Default);
+        Loop.Timers.Schedule(this, MonotonicClock.NowTick() + BackoffMilliseconds);
     }
 
-    private void Resume()
+    protected internal override void Fire()
     {
         _paused = false;
         AcceptAvailable();

@@ -29,10 +29,10 @@ public sealed class AllocationTests(ITestOutputHelper output)
         double sockets = await BytesPerRequestAsync(TransportKind.Sockets, depth);
         output.WriteLine($"bytes allocated per request over {Requests:N0} requests, {depth} in flight per connection: MNet {mnet:F3}, Sockets {sockets:F3}");
 
-        // Less than a byte per request: one object per request would be 24 bytes or more. What remains is time-based
-        // (Kestrel's heartbeat, the thread pool), not per request.
-        Assert.True(mnet < 1, $"MNet: {mnet:F3} bytes per request");
-        Assert.True(mnet <= sockets + 0.5, $"MNet {mnet:F3} vs Sockets {sockets:F3} bytes per request");
+        // One object per request would be 24 bytes or more. What the process allocates besides is time-based (Kestrel's
+        // heartbeat, the thread pool: about 2 KB/s either way), so a slower run shows a little more of it.
+        Assert.True(mnet < 2, $"MNet: {mnet:F3} bytes per request");
+        Assert.True(mnet - sockets < 1, $"MNet {mnet:F3} vs Sockets {sockets:F3} bytes per request");
     }
 
     private static async Task<double> BytesPerRequestAsync(TransportKind kind, int depth)

@@ -17,9 +17,9 @@ namespace MNet.Transport.Tcp;
 /// </summary>
 internal sealed class MNetConnectionListener : IConnectionListener
 {
+    private static readonly long AcceptPauseLogInterval = Stopwatch.Frequency * 10;
     private readonly TcpConnectionSettings[] _settings;
     private readonly LoopGroup _loops;
-    private static readonly long AcceptPauseLogInterval = Stopwatch.Frequency * 10;
     private readonly TcpAcceptor[] _acceptors;
     private long _lastAcceptPauseLogged = -AcceptPauseLogInterval;
     private readonly Channel<TcpConnection> _accepted = Channel.CreateUnbounded<TcpConnection>(

@@ -1,11 +1,11 @@
 /*
  * udp-load: a load generator for UDP echo servers.
  *
- *   udp-load HOST PORT SOCKETS WINDOW BYTES SECONDS
+ *   udp-load HOST PORT SOCKETS WINDOW BYTES SECONDS [STALL_MS]
  *
  * Each of SOCKETS connected UDP sockets keeps WINDOW datagrams of BYTES bytes in flight: every reply that
  * comes back (checked: same length, same first bytes) sends the next one. A socket that hears nothing for
- * 100 ms counts what it had in flight as lost and refills its window. After SECONDS prints
+ * STALL_MS (default 100) counts what it had in flight as lost and refills its window. After SECONDS prints
  * "udp sockets=N window=W bytes=B seconds=S replies=R lost=L replies_per_s=X".
  *
  * Single thread, nonblocking sockets, one epoll instance. Errors are fatal (stderr, exit 1); bad arguments
@@ -29,7 +29,6 @@
 
 #define MAX_SOCKETS 256
 #define MAX_DATAGRAM 65507
-#define STALL_NS 100000000LL
 
 struct flow {
     int fd;
@@ -72,16 +71,17 @@ static void fill(struct flow *f, int window, int bytes)
 
 int main(int argc, char **argv)
 {
-    if (argc != 7) {
-        fprintf(stderr, "usage: udp-load HOST PORT SOCKETS WINDOW BYTES SECONDS\n");
+    if (argc != 7 && argc != 8) {
+        fprintf(stderr, "usage: udp-load HOST PORT SOCKETS WINDOW BYTES SECONDS [STALL_MS]\n");
         return 2;
     }
     int sockets = atoi(argv[3]), window = atoi(argv[4]), bytes = atoi(argv[5]);
     double seconds = atof(argv[6]);
+    long long stall_ns = (argc == 8 ? atoll(argv[7]) : 100) * 1000000LL;
     struct sockaddr_in server = { .sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(argv[2])) };
     if (inet_pton(AF_INET, argv[1], &server.sin_addr) != 1 || sockets < 1 || sockets > MAX_SOCKETS || window < 1
-        || bytes < 8 || bytes > MAX_DATAGRAM || seconds <= 0) {
-        fprintf(stderr, "usage: udp-load HOST PORT SOCKETS(1-%d) WINDOW(>0) BYTES(8-%d) SECONDS\n", MAX_SOCKETS, MAX_DATAGRAM);
+        || bytes < 8 || bytes > MAX_DATAGRAM || seconds <= 0 || stall_ns <= 0) {
+        fprintf(stderr, "usage: udp-load HOST PORT SOCKETS(1-%d) WINDOW(>0) BYTES(8-%d) SECONDS [STALL_MS(>0)]\n", MAX_SOCKETS, MAX_DATAGRAM);
         return 2;
     }
     for (int i = 0; i < bytes; i++)
@@ -132,7 +132,7 @@ int main(int argc, char **argv)
             fill(f, window, bytes);
         }
         for (int i = 0; i < sockets; i++) {
-            if (now - flows[i].last_progress > STALL_NS) {
+            if (now - flows[i].last_progress > stall_ns) {
                 lost += flows[i].in_flight;
                 flows[i].in_flight = 0;
                 flows[i].last_progress = now;

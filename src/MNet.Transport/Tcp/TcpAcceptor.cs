@@ -23,6 +23,7 @@ internal sealed unsafe class TcpAcceptor : TimerEntry, IPollHandler
         _fd = fd;
         Loop = loop;
         _listener = listener;
+        DescriptorReserve.AddAcceptor(); // here, not on the loop: it is held by the time binding returns
     }
 
     public EventLoop Loop { get; }
@@ -44,6 +45,7 @@ internal sealed unsafe class TcpAcceptor : TimerEntry, IPollHandler
         Loop.Unregister(_registration);
         Libc.Close(_fd);
         _fd = -1;
+        DescriptorReserve.RemoveAcceptor();
     }
 
     void IPollHandler.OnPollEvents(PollEvents events)
@@ -79,6 +81,9 @@ internal sealed unsafe class TcpAcceptor : TimerEntry, IPollHandler
                     continue;
                 case Errno.EMFILE:
                 case Errno.ENFILE:
+                    DescriptorReserve.Release();
+                    PauseAccepting(errno);
+                    return;
                 case Errno.ENOBUFS:
                 case Errno.ENOMEM:
                     PauseAccepting(errno);
@@ -106,6 +111,11 @@ internal sealed unsafe class TcpAcceptor : TimerEntry, IPollHandler
 
     protected internal override void Fire()
     {
+        if (!DescriptorReserve.TryTake())
+        {
+            Loop.Timers.Schedule(this, MonotonicClock.NowTick() + BackoffMilliseconds); // still short: wait on
+            return;
+        }
         _paused = false;
         AcceptAvailable();
     }

@@ -1,0 +1,81 @@
+using MNet.Transport.Native;
+
+namespace MNet.Transport.Tcp;
+
+/// <summary>
+/// Descriptors the process holds back from accepting. A process that accepts up to its descriptor limit leaves the
+/// runtime none: it then cannot start a thread, and dies ("Out of memory."). So accepting runs only while this
+/// reserve is held; out of descriptors, the reserve is given up for the rest of the process to use, and accepting
+/// resumes once the whole reserve can be taken again. It is held while any listening socket is open.
+/// </summary>
+internal static class DescriptorReserve
+{
+    private const int Size = 16;
+    private static readonly Lock s_lock = new();
+    private static readonly int[] s_descriptors = new int[Size];
+    private static int s_held;
+    private static int s_acceptors;
+
+    /// <summary>An acceptor starts: the reserve is taken if it can be.</summary>
+    public static void AddAcceptor()
+    {
+        lock (s_lock)
+        {
+            s_acceptors++;
+            TakeLocked();
+        }
+    }
+
+    /// <summary>An acceptor stopped: with the last one, the reserve goes back.</summary>
+    public static void RemoveAcceptor()
+    {
+        lock (s_lock)
+        {
+            if (--s_acceptors == 0)
+            {
+                ReleaseLocked();
+            }
+        }
+    }
+
+    /// <summary>Takes the whole reserve if it is not held yet; false (holding nothing) while descriptors are short.</summary>
+    public static bool TryTake()
+    {
+        lock (s_lock)
+        {
+            return TakeLocked();
+        }
+    }
+
+    /// <summary>Gives the reserve up, so the process has descriptors to run on.</summary>
+    public static void Release()
+    {
+        lock (s_lock)
+        {
+            ReleaseLocked();
+        }
+    }
+
+    private static bool TakeLocked()
+    {
+        while (s_held < Size)
+        {
+            int fd = Libc.EventFd(0, Libc.EFD_CLOEXEC);
+            if (fd < 0)
+            {
+                ReleaseLocked();
+                return false;
+            }
+            s_descriptors[s_held++] = fd;
+        }
+        return true;
+    }
+
+    private static void ReleaseLocked()
+    {
+        while (s_held > 0)
+        {
+            Libc.Close(s_descriptors[--s_held]);
+        }
+    }
+}

@@ -1,11 +1,19 @@
-# Sourced by bench/echo.sh, bench/udp.sh, bench/dns.sh and bench/tls.sh: gcc for the C load generators, a work directory that is removed
-# (and a server that is stopped) on exit, core pinning, and readers for CPU ticks and key=value output.
+# Sourced by the bench scripts: gcc for the C load generators (and `install_tools` for the rest), a work directory
+# that is removed (and a server that is stopped) on exit, core pinning, and readers for CPU ticks and key=value output.
 # Expects PIN to be set; the sourcing script sets server_pid to the server it starts.
 
-if ! command -v gcc >/dev/null; then
-  echo "installing gcc..." >&2
-  (apt-get update -qq && apt-get install -y -qq gcc libc6-dev) >/dev/null
-fi
+# install_tools COMMAND:PACKAGES...: installs the packages (space-separated) of each command that is missing.
+install_tools() {
+  local tool
+  for tool in "$@"; do
+    if ! command -v "${tool%%:*}" >/dev/null; then
+      echo "installing ${tool##*:}..." >&2
+      (apt-get update -qq && apt-get install -y -qq ${tool##*:}) >/dev/null
+    fi
+  done
+}
+
+install_tools "gcc:gcc libc6-dev"
 
 work=$(mktemp -d)
 server_pid=""

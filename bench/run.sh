@@ -29,12 +29,7 @@ BASE="http://127.0.0.1:$PORT"
 
 source bench/common.sh
 
-for tool in wrk:wrk gnuplot:gnuplot-nox; do
-  if ! command -v "${tool%%:*}" >/dev/null; then
-    echo "installing ${tool##*:}..." >&2
-    (apt-get update -qq && apt-get install -y -qq "${tool##*:}") >/dev/null
-  fi
-done
+install_tools wrk:wrk gnuplot:gnuplot-nox
 gcc -O2 -Wall -Wextra -Werror -o "$work/idle-load" bench/idle-load.c
 dotnet build samples/WebServer -c Release -v quiet -nologo >/dev/null
 server_dll=samples/WebServer/bin/Release/net10.0/WebServer.dll

@@ -21,12 +21,7 @@ HTTP_PORT=5090 TCP_PORT=7910 UDP_PORT=7911 TLS_PORT=7912
 PIN=0
 
 source bench/common.sh
-for tool in wrk:wrk gnuplot:gnuplot-nox; do
-  if ! command -v "${tool%%:*}" >/dev/null; then
-    echo "installing ${tool##*:}..." >&2
-    (apt-get update -qq && apt-get install -y -qq "${tool##*:}") >/dev/null
-  fi
-done
+install_tools wrk:wrk gnuplot:gnuplot-nox
 gcc -O2 -Wall -Wextra -Werror -o "$work/echo-load" bench/echo-load.c
 gcc -O2 -Wall -Wextra -Werror -o "$work/udp-load" bench/udp-load.c
 dotnet build bench/SoakBench -c Release -v quiet -nologo >/dev/null

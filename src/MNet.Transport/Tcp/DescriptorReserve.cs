@@ -38,9 +38,16 @@ internal static class DescriptorReserve
         }
     }
 
-    /// <summary>Takes the whole reserve if it is not held yet; false (holding nothing) while descriptors are short.</summary>
-    public static bool TryTake()
+    /// <summary>
+    /// Whether the whole reserve is held, taking it if it is not; false (holding nothing) while descriptors are short.
+    /// A read and no lock while it is held: accept loops ask before every accept.
+    /// </summary>
+    public static bool TryHold()
     {
+        if (Volatile.Read(ref s_held) == Size)
+        {
+            return true;
+        }
         lock (s_lock)
         {
             return TakeLocked();

@@ -63,6 +63,12 @@ internal sealed unsafe class TcpAcceptor : TimerEntry, IPollHandler
         byte* address = stackalloc byte[SockAddr.MaxSize];
         while (_fd >= 0)
         {
+            if (!DescriptorReserve.TryHold())
+            {
+                // Another loop gave the reserve up, or it could not be taken back: the process is short of descriptors.
+                PauseAccepting(Errno.EMFILE);
+                return;
+            }
             int length = SockAddr.MaxSize;
             int fd = Libc.Accept4(_fd, address, &length, Libc.SOCK_NONBLOCK | Libc.SOCK_CLOEXEC);
             if (fd >= 0)
@@ -111,12 +117,7 @@ internal sealed unsafe class TcpAcceptor : TimerEntry, IPollHandler
 
     protected internal override void Fire()
     {
-        if (!DescriptorReserve.TryTake())
-        {
-            Loop.Timers.Schedule(this, MonotonicClock.NowTick() + BackoffMilliseconds); // still short: wait on
-            return;
-        }
         _paused = false;
-        AcceptAvailable();
+        AcceptAvailable(); // pauses again while the reserve cannot be taken back
     }
 }

@@ -51,3 +51,7 @@ measure() {
 median() {
   awk -v t="$1" -v c="$2" '$1 == t { print $c }' "$work/rounds" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
 }
+
+# wrk's output on stdin: the number of requests it made; the lines reporting errors (non-2xx, socket errors), if any.
+wrk_requests() { awk '/requests in/ { print $1 }'; }
+wrk_errors() { grep 'Non-2xx\|Socket errors' | tr '\n' ' ' || true; }

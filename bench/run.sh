@@ -57,14 +57,13 @@ record() {  # record TRANSPORT METRIC VALUE
   printf '  %-8s %-22s %s\n' "$1" "$2" "$3" >&2
 }
 
-# wrk's output: requests/s, the request count, the p99 latency in ms; warns about errors.
+# wrk's output: requests/s, the p99 latency in ms; a warning about errors.
 rps() { awk '/Requests\/sec/ { printf "%.0f", $2 }'; }
-requests() { awk '/requests in/ { print $1 }'; }
 p99_ms() { awk '$1 == "99%" { v = $2 + 0; if ($2 ~ /us$/) v /= 1000; else if ($2 ~ /[^m]s$/) v *= 1000; printf "%.2f", v }'; }
 check_errors() {
-  if grep -q 'Non-2xx\|Socket errors' <<<"$2"; then
-    echo "warning: wrk reported errors ($1): $(grep 'Non-2xx\|Socket errors' <<<"$2" | tr '\n' ' ')" >&2
-  fi
+  local errors
+  errors=$(wrk_errors <<<"$2")
+  [ -z "$errors" ] || echo "warning: wrk reported errors ($1): $errors" >&2
 }
 
 # Runs wrk with scenario $1's load for $2, extra wrk options after; on core 1 when the round is pinned.
@@ -97,7 +96,7 @@ http_round() {
     record "$t" "${scenario}_rps$suffix" "$(rps <<<"$out")"
     [ "$scenario" = plaintext ] && record "$t" "plaintext_p99_ms$suffix" "$(p99_ms <<<"$out")"
     if [ "$pinning" = pinned ]; then
-      record "$t" "${scenario}_cpu_us" "$(awk -v t=$((after - before)) -v hz="$ticks_per_second" -v n="$(requests <<<"$out")" 'BEGIN { printf "%.2f", t / hz * 1e6 / n }')"
+      record "$t" "${scenario}_cpu_us" "$(awk -v t=$((after - before)) -v hz="$ticks_per_second" -v n="$(wrk_requests <<<"$out")" 'BEGIN { printf "%.2f", t / hz * 1e6 / n }')"
       [ "$scenario" = plaintext ] && record "$t" plaintext_rss_mib "$(awk '/VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$server_pid/status")"
     fi
   done

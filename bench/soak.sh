@@ -64,11 +64,10 @@ failures=()
 [ "$load_failures" -eq 0 ] || failures+=("$load_failures load generator(s) exited with an error")
 requests=0
 for f in keepalive page churn; do
-  n=$(awk '/requests in/ { print $1 }' "$work/$f.txt")
+  n=$(wrk_requests <"$work/$f.txt")
   requests=$((requests + ${n:-0}))
-  if grep -q 'Non-2xx\|Socket errors' "$work/$f.txt"; then
-    failures+=("wrk $f: $(grep 'Non-2xx\|Socket errors' "$work/$f.txt" | tr '\n' ' ')")
-  fi
+  errors=$(wrk_errors <"$work/$f.txt")
+  [ -z "$errors" ] || failures+=("wrk $f: $errors")
 done
 messages=$(field messages <"$work/echo.txt")
 replies=$(field replies <"$work/udp.txt")

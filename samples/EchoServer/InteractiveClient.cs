@@ -14,7 +14,7 @@ internal static class InteractiveClient
     {
         await using MNetConnectionFactory factory = new();
         await using ConnectionContext connection = arguments.Option("tls") is { } tls
-            ? await factory.ConnectTlsAsync(SampleArguments.ParseIPEndPoint(tls, "--tls endpoint"), TlsOptions(arguments))
+            ? await factory.ConnectTlsAsync(ArgumentText.ParseIPEndPoint(tls, "--tls endpoint"), TlsOptions(arguments))
             : await factory.ConnectAsync(arguments.RemoteEndPoint());
         PipeReader input = connection.Transport.Input;
 

@@ -11,8 +11,8 @@ internal static class LoadClient
 
     public static async Task<int> RunAsync(SampleArguments arguments)
     {
-        int connections = (int)arguments.Number("connections", 64);
-        long totalBytes = arguments.Number("bytes", 64L * 1024 * 1024);
+        int connections = (int)arguments.Number("connections", 64, max: 65_536);
+        long totalBytes = arguments.Number("bytes", 64L * 1024 * 1024, max: long.MaxValue);
         long perConnection = Math.Max(1, totalBytes / connections);
         await using MNetConnectionFactory factory = new();
 

@@ -15,16 +15,16 @@ internal static class Serve
     {
         string? tcp = arguments.Option("tcp");
         string? unix = arguments.Option("unix");
-        IPEndPoint? udpEndPoint = arguments.Option("udp") is { } udp ? SampleArguments.ParseIPEndPoint(udp, "--udp endpoint", allowPortZero: true) : null;
-        long? handle = arguments.Option("handle") is null ? null : arguments.Number("handle", 0);
-        IPEndPoint? tlsEndPoint = arguments.Option("tls") is { } tls ? SampleArguments.ParseIPEndPoint(tls, "--tls endpoint", allowPortZero: true) : null;
+        IPEndPoint? udpEndPoint = arguments.Option("udp") is { } udp ? ArgumentText.ParseIPEndPoint(udp, "--udp endpoint", allowPortZero: true) : null;
+        long? handle = arguments.Option("handle") is null ? null : arguments.Number("handle", 0, max: int.MaxValue);
+        IPEndPoint? tlsEndPoint = arguments.Option("tls") is { } tls ? ArgumentText.ParseIPEndPoint(tls, "--tls endpoint", allowPortZero: true) : null;
         if (tcp is null && unix is null && handle is null && udpEndPoint is null && tlsEndPoint is null)
         {
             throw new ArgumentException("serve needs --tcp ADDRESS:PORT, --tls ADDRESS:PORT, --udp ADDRESS:PORT, --unix PATH or --handle FD.");
         }
         X509Certificate2? certificate = tlsEndPoint is null ? null : SampleCertificate.Load(arguments.Option("cert"), arguments.Option("cert-password"));
-        IPEndPoint? tcpEndPoint = tcp is null ? null : SampleArguments.ParseIPEndPoint(tcp, "--tcp endpoint", allowPortZero: true);
-        int processes = (int)arguments.Number("processes", 1);
+        IPEndPoint? tcpEndPoint = tcp is null ? null : ArgumentText.ParseIPEndPoint(tcp, "--tcp endpoint", allowPortZero: true);
+        int processes = (int)arguments.Number("processes", 1, max: 256);
         string share = arguments.Option("share") ?? "port";
         if (share is not ("port" or "socket") || (share == "socket" && tcpEndPoint is null))
         {

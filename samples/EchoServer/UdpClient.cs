@@ -12,7 +12,7 @@ internal static class UdpClient
 
     public static async Task<int> RunAsync(SampleArguments arguments)
     {
-        IPEndPoint server = SampleArguments.ParseIPEndPoint(arguments.Option("udp")!, "--udp endpoint");
+        IPEndPoint server = ArgumentText.ParseIPEndPoint(arguments.Option("udp")!, "--udp endpoint");
         using UdpChannel channel = UdpChannel.Bind(new IPEndPoint(server.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0));
         channel.Connect(server); // only the server's replies come in, and an ICMP "port unreachable" shows up as an error
         byte[] buffer = new byte[65536];

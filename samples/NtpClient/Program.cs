@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using MNet.Transport.Dns;
 using NtpClient;
+using Samples;
 
 // m_net's NTP example: resolve a time server's name without blocking, then ask it the time over UDP.
 // Usage: NtpClient [host[:port]] [--dns address:port] [--timeout milliseconds] [--attempts n]
@@ -18,15 +19,13 @@ try
         {
             case "--dns":
                 dns.Servers.Clear();
-                dns.Servers.Add(IPEndPoint.TryParse(Value(), out IPEndPoint? address) && address.Port != 0
-                    ? address
-                    : throw new ArgumentException($"--dns takes address:port, not '{args[i]}'."));
+                dns.Servers.Add(ArgumentText.ParseIPEndPoint(Value(), "--dns server"));
                 break;
             case "--timeout":
-                timeout = TimeSpan.FromMilliseconds(PositiveNumber("--timeout", Value()));
+                timeout = TimeSpan.FromMilliseconds(ArgumentText.ParsePositive(Value(), "--timeout", max: 60_000));
                 break;
             case "--attempts":
-                attempts = PositiveNumber("--attempts", Value());
+                attempts = (int)ArgumentText.ParsePositive(Value(), "--attempts", max: 100);
                 break;
             default:
                 server = args[i].StartsWith("--", StringComparison.Ordinal) ? throw new ArgumentException($"Unknown option {args[i]}.") : args[i];
@@ -34,7 +33,7 @@ try
         }
     }
 
-    (string host, int port) = SplitHostAndPort(server);
+    (string host, int port) = ArgumentText.ParseHostAndPort(server, defaultPort: 123);
     IReadOnlyList<IPAddress> addresses;
     using (DnsResolver resolver = new(dns))
     {
@@ -51,26 +50,4 @@ catch (Exception ex) when (ex is ArgumentException or System.Net.Sockets.SocketE
 {
     Console.Error.WriteLine($"ntp: {ex.Message}");
     return 1;
-}
-
-static int PositiveNumber(string option, string text)
-    => int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int value) && value > 0
-        ? value
-        : throw new ArgumentException($"{option} must be a positive number, not '{text}'.");
-
-static (string Host, int Port) SplitHostAndPort(string text)
-{
-    const int NtpPort = 123;
-    if (IPEndPoint.TryParse(text, out IPEndPoint? literal))
-    {
-        return (literal.Address.ToString(), literal.Port == 0 ? NtpPort : literal.Port);
-    }
-    int colon = text.LastIndexOf(':');
-    if (colon > 0 && text.IndexOf(':') == colon)
-    {
-        return int.TryParse(text.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out int port) && port is > 0 and <= 65535
-            ? (text[..colon], port)
-            : throw new ArgumentException($"'{text}' is not host:port.");
-    }
-    return (text, NtpPort);
 }

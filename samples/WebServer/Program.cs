@@ -2,7 +2,6 @@
 //   dotnet run -c Release --project samples/WebServer [-- --transport mnet|sockets] [--urls http://127.0.0.1:8080]
 //       [--inline true] [--loops N]   (inline scheduling on either transport; MNet's event-loop count)
 //   dotnet run -c Release --project samples/WebServer -- --https 127.0.0.1:8443 [--cert server.pfx [--cert-password P]]
-using System.Globalization;
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json.Serialization;
@@ -12,18 +11,30 @@ using WebServer;
 
 WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(args);
 string transport = builder.Configuration["transport"] ?? "mnet";
-// --inline true: application code runs on the transport's I/O threads (UnsafePreferInlineScheduling on either transport).
-bool inline = builder.Configuration.GetValue<bool>("inline");
+int? loops;
+IPEndPoint? https;
+bool inline;
+try
+{
+    // --inline true: application code runs on the transport's I/O threads (UnsafePreferInlineScheduling on either transport).
+    inline = builder.Configuration.GetValue<bool>("inline");
+    loops = builder.Configuration["loops"] is { } loopsText ? (int)ArgumentText.ParsePositive(loopsText, "--loops", max: 256) : null;
+    // Kestrel's own HTTPS (HTTP/1.1 and HTTP/2 through ALPN) over whichever transport was chosen.
+    https = builder.Configuration["https"] is { } httpsText ? ArgumentText.ParseIPEndPoint(httpsText, "--https endpoint", allowPortZero: true) : null;
+}
+catch (Exception ex) when (ex is ArgumentException or InvalidOperationException) // InvalidOperationException: --inline that is not a bool
+{
+    Console.Error.WriteLine(ex.Message);
+    return 2;
+}
+
 switch (transport)
 {
     case "mnet":
         builder.WebHost.UseMNetTransport(options =>
         {
             options.UnsafePreferInlineScheduling = inline;
-            if (builder.Configuration["loops"] is { } loops)
-            {
-                options.LoopCount = int.Parse(loops, CultureInfo.InvariantCulture);
-            }
+            options.LoopCount = loops ?? options.LoopCount;
         });
         break;
     case "sockets":
@@ -34,14 +45,8 @@ switch (transport)
         return 2;
 }
 
-if (builder.Configuration["https"] is { } https)
+if (https is { } endPoint)
 {
-    // Kestrel's own HTTPS (HTTP/1.1 and HTTP/2 through ALPN) over whichever transport was chosen.
-    if (!IPEndPoint.TryParse(https, out IPEndPoint? endPoint))
-    {
-        Console.Error.WriteLine($"--https takes an address:port such as 127.0.0.1:8443, not '{https}'.");
-        return 2;
-    }
     X509Certificate2 certificate;
     try
     {

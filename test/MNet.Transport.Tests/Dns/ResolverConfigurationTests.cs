@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using MNet.Transport.Dns;
+using MNet.Transport.Tests.Infrastructure;
 
 namespace MNet.Transport.Tests.Dns;
 
@@ -42,33 +43,7 @@ public sealed class ResolverConfigurationTests : IDisposable
     }
 
     private static string Mutate(string text, Random random)
-    {
-        char[] junk = ['\0', '\r', '\t', ' ', '#', ';', ':', '.', '\n', 'é', '\uFFFF', '9', '-'];
-        System.Text.StringBuilder mutated = new(text);
-        for (int edits = random.Next(1, 6); edits > 0; edits--)
-        {
-            int at = random.Next(mutated.Length + 1);
-            switch (random.Next(5))
-            {
-                case 0:
-                    mutated.Insert(at, junk[random.Next(junk.Length)]);
-                    break;
-                case 1 when mutated.Length > 0:
-                    mutated.Remove(Math.Min(at, mutated.Length - 1), Math.Min(random.Next(1, 12), mutated.Length - Math.Min(at, mutated.Length - 1)));
-                    break;
-                case 2:
-                    mutated.Insert(at, new string((char)random.Next(33, 127), random.Next(1, 300)));
-                    break;
-                case 3:
-                    mutated.Insert(at, text.Split('\n')[random.Next(4)] + "\n");
-                    break;
-                default:
-                    mutated.Insert(at, random.Next(3) switch { 0 => "ndots:", 1 => "timeout:-", _ => "attempts:99999999999 " });
-                    break;
-            }
-        }
-        return mutated.ToString();
-    }
+        => TextMutator.Mutate(text, random, [.. text.Split('\n').Select(line => line + "\n"), "ndots:", "timeout:-", "attempts:99999999999 "]);
 
     [Fact]
     public void ResolvConf_GivesServersSearchAndOptions_WithTheCLibrarysLimits()

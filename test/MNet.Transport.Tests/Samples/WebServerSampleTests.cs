@@ -35,4 +35,17 @@ public sealed class WebServerSampleTests
         Assert.StartsWith("# MNet.Transport", System.Text.Encoding.UTF8.GetString(readme), StringComparison.Ordinal);
         Assert.Equal(0, await server.TerminateAsync(ExitLimit));
     }
+
+    [Theory]
+    [InlineData("--loops", "abc", "--loops must be a number from 1 to 256, not 'abc'")]
+    [InlineData("--loops", "99999999999", "--loops must be a number from 1 to 256")]
+    [InlineData("--https", "localhost", "The --https endpoint 'localhost' is not an address:port")]
+    [InlineData("--inline", "maybe", "'maybe'")]
+    public async Task BadArguments_EndWithExitCode2_AndTheirReason(string option, string value, string reason)
+    {
+        await using SampleProcess server = SampleProcess.StartWebServer(option, value);
+
+        Assert.Equal(2, await server.WaitForExitAsync(ExitLimit));
+        Assert.Contains(reason, server.Output, StringComparison.Ordinal);
+    }
 }

@@ -1,9 +1,9 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace EchoServer;
+namespace Samples;
 
-/// <summary>The sample's command line: an optional endpoint and --name value options.</summary>
+/// <summary>A sample's command line: an optional endpoint and --name value options. Linked into the samples that take one, and into the tests that fuzz it.</summary>
 internal sealed class SampleArguments
 {
     private readonly Dictionary<string, string> _options;
@@ -45,28 +45,13 @@ internal sealed class SampleArguments
 
     public string? Option(string name) => _options.GetValueOrDefault(name);
 
-    public long Number(string name, long defaultValue)
-    {
-        string? text = Option(name);
-        if (text is null)
-        {
-            return defaultValue;
-        }
-        return long.TryParse(text, out long value) && value > 0
-            ? value
-            : throw new ArgumentException($"--{name} must be a positive number, not '{text}'.");
-    }
+    /// <summary>The count given as --<paramref name="name"/>, from 1 to <paramref name="max"/>, or <paramref name="defaultValue"/>.</summary>
+    public long Number(string name, long defaultValue, long max)
+        => Option(name) is { } text ? ArgumentText.ParsePositive(text, "--" + name, max) : defaultValue;
 
     /// <summary>The endpoint to connect to: the positional "host:port", or --unix PATH.</summary>
     public EndPoint RemoteEndPoint()
         => Option("unix") is { } path ? new UnixDomainSocketEndPoint(path)
-            : Target is { } target ? ParseIPEndPoint(target, "endpoint")
+            : Target is { } target ? ArgumentText.ParseIPEndPoint(target, "endpoint")
             : throw new ArgumentException("Give an endpoint (127.0.0.1:7000) or --unix PATH.");
-
-    /// <summary>Parses "address:port" (IPv6 as "[::1]:7000"), naming <paramref name="what"/> in the error.</summary>
-    /// <param name="allowPortZero">Whether port 0 (the system picks one) is valid, as it is for a server.</param>
-    public static IPEndPoint ParseIPEndPoint(string text, string what, bool allowPortZero = false)
-        => IPEndPoint.TryParse(text, out IPEndPoint? endPoint) && (endPoint.Port != 0 || allowPortZero)
-            ? endPoint
-            : throw new ArgumentException($"The {what} '{text}' is not an address:port such as 127.0.0.1:7000.");
 }

@@ -5,7 +5,7 @@ using System.Net.Sockets;
 namespace MNet.Transport.Tests.Infrastructure;
 
 /// <summary>
-/// A TCP proxy on loopback, built on .NET's own sockets, that disturbs what passes through it: every read is
+/// A TCP proxy on loopback (to a TCP or Unix socket target), built on .NET's own sockets, that disturbs what passes through it: every read is
 /// forwarded in random small pieces, some pieces wait up to 20 ms, now and then a direction stalls for 200 ms, and
 /// a share of the connections is cut (RST both ways) at a random point. Everything is drawn from a seed.
 /// </summary>
@@ -73,7 +73,9 @@ public sealed class FaultProxy : IAsyncDisposable
 
     private async Task RelayAsync(Socket client, Random random)
     {
-        using Socket server = new(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        using Socket server = _target is UnixDomainSocketEndPoint
+            ? new(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified)
+            : new(_target.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         using (client)
         {
             client.NoDelay = true;
@@ -159,7 +161,10 @@ public sealed class FaultProxy : IAsyncDisposable
             {
                 try
                 {
-                    socket.LingerState = new LingerOption(true, 0);
+                    if (socket.ProtocolType == ProtocolType.Tcp)
+                    {
+                        socket.LingerState = new LingerOption(true, 0); // a Unix socket has no RST: it is just closed
+                    }
                     socket.Close();
                 }
                 catch (ObjectDisposedException)

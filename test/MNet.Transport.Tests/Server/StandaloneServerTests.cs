@@ -244,6 +244,55 @@ public sealed class StandaloneServerTests
         Assert.InRange(written, 1, 256 * 1024 + 64 * 1024 + kernelBuffers);
     }
 
+    // A peer that stops reading holds the server's writer at the buffer limit; with an idle timeout the stalled
+    // connection is then aborted (nothing was sent or received for that long), the writer is released and the
+    // client sees the reset.
+    [Fact]
+    public async Task AClientThatStopsReading_IsAbortedByTheIdleTimeout_ReleasingTheStalledWriter()
+    {
+        long written = 0;
+        TaskCompletionSource<Exception?> writerEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using ServerHost host = await ServerHost.StartAsync(
+            o =>
+            {
+                o.IdleTimeout = TimeSpan.FromSeconds(1);
+                o.ListenTcp(AnyLoopbackPort, c => c.Run(async connection =>
+                {
+                    byte[] block = BytePattern.Block();
+                    try
+                    {
+                        while (!(await connection.Transport.Output.WriteAsync(block)).IsCompleted)
+                        {
+                            Interlocked.Add(ref written, block.Length);
+                        }
+                        writerEnded.TrySetResult(null);
+                    }
+                    catch (Exception ex)
+                    {
+                        writerEnded.TrySetResult(ex);
+                    }
+                }));
+            },
+            transport: t => t.MaxWriteBufferSize = 256 * 1024);
+        using Socket lazy = new(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        lazy.ReceiveBufferSize = 64 * 1024;
+        await lazy.ConnectAsync(host.EndPoint);
+
+        Exception? ended = await writerEnded.Task.WaitAsync(TimeSpan.FromSeconds(20));
+
+        Assert.True(ended is null or ConnectionAbortedException or ConnectionResetException, ended?.ToString());
+        Assert.InRange(Interlocked.Read(ref written), 1, 256 * 1024 + 64 * 1024 + 16L * 1024 * 1024);
+        byte[] drain = new byte[64 * 1024];
+        SocketException reset = await Assert.ThrowsAsync<SocketException>(async () =>
+        {
+            while (await lazy.ReceiveAsync(drain) > 0)
+            {
+                // what the kernel buffers held arrives first, then the reset
+            }
+        });
+        Assert.Equal(SocketError.ConnectionReset, reset.SocketErrorCode);
+    }
+
     [Fact]
     public async Task Connect_ToAClosedPort_IsRefused_NamingTheEndpoint()
     {

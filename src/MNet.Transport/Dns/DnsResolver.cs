@@ -31,6 +31,7 @@ public sealed partial class DnsResolver : IDisposable
     private readonly Dictionary<DnsCacheKey, Task<DnsCacheEntry>> _inFlight = [];
     private readonly Lock _inFlightLock = new();
     private readonly DnsUdpSocket?[] _udpSockets;
+    private readonly Action<object?> _runLookup;
     private int _nextServer = -1;
     private volatile bool _disposed;
 
@@ -61,6 +62,7 @@ public sealed partial class DnsResolver : IDisposable
         _udpSockets = new DnsUdpSocket?[_servers.Length];
         _hosts = HostsFile.Load(options.HostsFilePath);
         _cache = new DnsCache(options.MaxCacheEntries, cacheClock);
+        _runLookup = state => _ = RunLookupAsync((DnsLookup)state!);
     }
 
     /// <summary>The answers kept for their TTL (for benchmarks and tests).</summary>
@@ -124,12 +126,12 @@ public sealed partial class DnsResolver : IDisposable
 
         DnsCacheKey key = new(hostName, family);
         Task<DnsCacheEntry>? lookup;
-        TaskCompletionSource<DnsCacheEntry>? started = null;
+        DnsLookup? started = null;
         lock (_inFlightLock)
         {
             if (!_inFlight.TryGetValue(key, out lookup))
             {
-                started = new TaskCompletionSource<DnsCacheEntry>(TaskCreationOptions.RunContinuationsAsynchronously);
+                started = new DnsLookup(key);
                 _inFlight[key] = lookup = started.Task;
             }
         }
@@ -137,32 +139,27 @@ public sealed partial class DnsResolver : IDisposable
         {
             // The lookup runs on a loop: its sends, its replies and the timers between them stay on one thread, and
             // only the answer crosses back to the callers' threads.
-            _runtime.EnsureStarted().Loops.Next().Schedule(
-                static state =>
-                {
-                    (DnsResolver resolver, DnsCacheKey key, TaskCompletionSource<DnsCacheEntry> started) = ((DnsResolver, DnsCacheKey, TaskCompletionSource<DnsCacheEntry>))state!;
-                    _ = resolver.RunLookupAsync(key, started);
-                },
-                (this, key, started));
+            _runtime.EnsureStarted().Loops.Next().Schedule(_runLookup, started);
         }
 
         DnsCacheEntry entry = await lookup.WaitAsync(cancellationToken).ConfigureAwait(false);
         return await entry.ToValueTask().ConfigureAwait(false);
     }
 
-    private async Task RunLookupAsync(DnsCacheKey key, TaskCompletionSource<DnsCacheEntry> completion)
+    private async Task RunLookupAsync(DnsLookup lookup)
     {
+        DnsCacheKey key = lookup.Key;
         try
         {
             DnsCacheEntry entry = await ResolveAsync(key.Name, key.Family).ConfigureAwait(false);
             _cache.Add(key.Name, key.Family, entry); // cached before it leaves the in-flight table: no gap between the two
             Complete(key);
-            completion.SetResult(entry);
+            lookup.SetResult(entry);
         }
         catch (Exception ex)
         {
             Complete(key);
-            completion.SetException(ex);
+            lookup.SetException(ex);
         }
     }
 
@@ -186,7 +183,7 @@ public sealed partial class DnsResolver : IDisposable
             {
                 AddressFamily.InterNetwork => await QueryAsync(candidate, DnsRecordType.A).ConfigureAwait(false),
                 AddressFamily.InterNetworkV6 => await QueryAsync(candidate, DnsRecordType.Aaaa).ConfigureAwait(false),
-                _ => Combine(await Task.WhenAll(QueryAsync(candidate, DnsRecordType.A), QueryAsync(candidate, DnsRecordType.Aaaa)).ConfigureAwait(false)),
+                _ => await QueryBothAsync(candidate).ConfigureAwait(false),
             };
             switch (answer.Kind)
             {
@@ -219,10 +216,13 @@ public sealed partial class DnsResolver : IDisposable
         _ => string.Empty,
     };
 
-    /// <summary>Both halves of an A + AAAA lookup: found if either found (IPv4 first), failed if either failed otherwise.</summary>
-    private static DnsAnswer Combine(DnsAnswer[] answers)
+    /// <summary>A and AAAA asked together (they leave in one sendmmsg): found if either found (IPv4 first), failed if either failed otherwise.</summary>
+    private async Task<DnsAnswer> QueryBothAsync(string name)
     {
-        (DnsAnswer v4, DnsAnswer v6) = (answers[0], answers[1]);
+        Task<DnsAnswer> v4Query = QueryAsync(name, DnsRecordType.A);
+        Task<DnsAnswer> v6Query = QueryAsync(name, DnsRecordType.Aaaa);
+        DnsAnswer v4 = await v4Query.ConfigureAwait(false);
+        DnsAnswer v6 = await v6Query.ConfigureAwait(false);
         uint timeToLive = Math.Min(v4.TimeToLive, v6.TimeToLive);
         if (v4.Kind == DnsAnswerKind.Found || v6.Kind == DnsAnswerKind.Found)
         {

@@ -27,17 +27,7 @@ public sealed class StandaloneServerTests
     public async Task Echo_ThroughAddMNetServer_AndTheClientFactory(string channel)
     {
         string path = Path.Combine(Path.GetTempPath(), $"mnet-{Guid.NewGuid():N}.sock");
-        await using ServerHost host = await ServerHost.StartAsync(o =>
-        {
-            if (channel == "tcp")
-            {
-                o.ListenTcp(AnyLoopbackPort, c => c.UseConnectionHandler<EchoHandler>());
-            }
-            else
-            {
-                o.ListenUnix(path, c => c.UseConnectionHandler<EchoHandler>());
-            }
-        });
+        await using ServerHost host = await ServerHost.StartAsync(o => ListenEcho(o, channel, path));
         await using MNetConnectionFactory client = new();
 
         await using ConnectionContext connection = await client.ConnectAsync(host.EndPoint);
@@ -50,6 +40,38 @@ public sealed class StandaloneServerTests
         {
             Assert.Equal(IPAddress.Loopback, ((IPEndPoint)connection.LocalEndPoint!).Address);
         }
+    }
+
+    // Each client writes 1 MiB in one call and sends its FIN right behind it, so the FIN reaches the server while
+    // most of the data is still in flight (and, with EPOLLRDHUP, before the server has read it): the server reads
+    // every byte, echoes it, and only then ends the connection.
+    [Theory]
+    [MemberData(nameof(Channels))]
+    public async Task FinWithDataInFlight_EveryByteIsEchoedBeforeTheServerCloses(string channel)
+    {
+        const int Clients = 32, Bytes = 1024 * 1024;
+        string path = Path.Combine(Path.GetTempPath(), $"mnet-{Guid.NewGuid():N}.sock");
+        await using ServerHost host = await ServerHost.StartAsync(o => ListenEcho(o, channel, path));
+        byte[] upload = BytePattern.Block(Bytes);
+
+        long[] echoed = await Task.WhenAll(Enumerable.Range(0, Clients).Select(async _ =>
+        {
+            using Socket socket = channel == "tcp"
+                ? new(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp)
+                : new(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            await socket.ConnectAsync(host.EndPoint);
+            Task<long> reading = Task.Run(async () =>
+            {
+                using NetworkStream stream = new(socket, ownsSocket: false);
+                return await BytePattern.ReadAndVerifyAsync(PipeReader.Create(stream));
+            });
+            await socket.SendAsync(upload);
+            socket.Shutdown(SocketShutdown.Send);
+            return await reading;
+        })).WaitAsync(TimeSpan.FromSeconds(60));
+
+        Assert.All(echoed, e => Assert.Equal(Bytes, e));
+        File.Delete(path);
     }
 
     [Fact]
@@ -449,6 +471,18 @@ public sealed class StandaloneServerTests
         SocketException unknown = await Assert.ThrowsAsync<SocketException>(async () => await client.ConnectAsync(new DnsEndPoint("missing.mnet.test", port)));
         Assert.Equal(SocketError.HostNotFound, unknown.SocketErrorCode);
         Assert.Contains("missing.mnet.test", unknown.Message, StringComparison.Ordinal);
+    }
+
+    private static void ListenEcho(MNetServerOptions options, string channel, string unixPath)
+    {
+        if (channel == "tcp")
+        {
+            options.ListenTcp(AnyLoopbackPort, c => c.UseConnectionHandler<EchoHandler>());
+        }
+        else
+        {
+            options.ListenUnix(unixPath, c => c.UseConnectionHandler<EchoHandler>());
+        }
     }
 
     private static async Task<bool> EchoOnceAsync(MNetConnectionFactory client, EndPoint endPoint, int id)

@@ -60,11 +60,8 @@ public sealed class StandaloneServerTests
                 ? new(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp)
                 : new(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
             await socket.ConnectAsync(host.EndPoint);
-            Task<long> reading = Task.Run(async () =>
-            {
-                using NetworkStream stream = new(socket, ownsSocket: false);
-                return await BytePattern.ReadAndVerifyAsync(PipeReader.Create(stream));
-            });
+            using NetworkStream stream = new(socket, ownsSocket: false); // before Shutdown, which marks the socket disconnected
+            Task<long> reading = BytePattern.ReadAndVerifyAsync(PipeReader.Create(stream));
             await socket.SendAsync(upload);
             socket.Shutdown(SocketShutdown.Send);
             return await reading;

@@ -13,6 +13,12 @@ internal sealed class DuplexPipeStream(IDuplexPipe transport) : Stream
     /// <summary>True once the input pipe ended (the peer's FIN, or a reset).</summary>
     public bool TransportEnded { get; private set; }
 
+    /// <summary>
+    /// The TLS session's gate (see <see cref="TlsDuplexPipe"/>), held by the read loop around each TLS read. A read
+    /// that has to wait for the peer lets go of it meanwhile, since nothing is decrypted then. Null during the handshake.
+    /// </summary>
+    public SemaphoreSlim? SessionGate { get; set; }
+
     public override bool CanRead => true;
 
     public override bool CanWrite => true;
@@ -31,7 +37,10 @@ internal sealed class DuplexPipeStream(IDuplexPipe transport) : Stream
     {
         while (true)
         {
-            ReadResult result = await transport.Input.ReadAsync(cancellationToken).ConfigureAwait(false);
+            ValueTask<ReadResult> reading = transport.Input.ReadAsync(cancellationToken);
+            ReadResult result = reading.IsCompleted || SessionGate is null
+                ? await reading.ConfigureAwait(false)
+                : await WaitForThePeerAsync(reading, SessionGate).ConfigureAwait(false);
             ReadOnlySequence<byte> data = result.Buffer;
             if (result.IsCanceled)
             {
@@ -51,6 +60,19 @@ internal sealed class DuplexPipeStream(IDuplexPipe transport) : Stream
                 TransportEnded = true;
                 return 0;
             }
+        }
+    }
+
+    private static async ValueTask<ReadResult> WaitForThePeerAsync(ValueTask<ReadResult> reading, SemaphoreSlim gate)
+    {
+        gate.Release();
+        try
+        {
+            return await reading.ConfigureAwait(false);
+        }
+        finally
+        {
+            await gate.WaitAsync(CancellationToken.None).ConfigureAwait(false);
         }
     }
 

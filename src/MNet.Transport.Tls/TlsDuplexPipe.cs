@@ -22,6 +22,10 @@ internal sealed class TlsDuplexPipe : IDuplexPipe, IAsyncDisposable
     private readonly Pipe _input = new(new PipeOptions(readerScheduler: PipeScheduler.Inline, useSynchronizationContext: false));
     private readonly TlsPipeWriter _output;
     private readonly CancellationTokenSource _stopReading = new();
+    // SslStream keeps its own decryption and encryption apart, but not the SSL_shutdown that makes a close_notify:
+    // that one also reads OpenSSL's incoming record buffer, and run beside a decryption it can swallow a record the
+    // read just handed in, so the next record fails its MAC. The gate keeps a close_notify out of any TLS read.
+    private readonly SemaphoreSlim _sessionGate = new(1, 1);
     private Task _reading = Task.CompletedTask;
 
     public TlsDuplexPipe(IDuplexPipe transport)
@@ -29,7 +33,7 @@ internal sealed class TlsDuplexPipe : IDuplexPipe, IAsyncDisposable
         _transport = transport;
         _transportStream = new DuplexPipeStream(transport);
         Stream = new SslStream(_transportStream, leaveInnerStreamOpen: true);
-        _output = new TlsPipeWriter(PipeWriter.Create(Stream, new StreamPipeWriterOptions(leaveOpen: true)), Stream);
+        _output = new TlsPipeWriter(PipeWriter.Create(Stream, new StreamPipeWriterOptions(leaveOpen: true)), Stream, _sessionGate);
     }
 
     /// <summary>The TLS session: authenticate it first, then <see cref="StartReading"/>.</summary>
@@ -40,7 +44,11 @@ internal sealed class TlsDuplexPipe : IDuplexPipe, IAsyncDisposable
     public PipeWriter Output => _output;
 
     /// <summary>Starts decrypting what arrives into <see cref="Input"/>; call once the handshake is done.</summary>
-    public void StartReading() => _reading = ReadAsync();
+    public void StartReading()
+    {
+        _transportStream.SessionGate = _sessionGate;
+        _reading = ReadAsync();
+    }
 
     /// <summary>
     /// Ends the session: flushes what the application wrote and sends close_notify (unless the application ended its
@@ -62,6 +70,7 @@ internal sealed class TlsDuplexPipe : IDuplexPipe, IAsyncDisposable
         }
         await Stream.DisposeAsync().ConfigureAwait(false);
         _stopReading.Dispose();
+        _sessionGate.Dispose();
     }
 
     private async Task ReadAsync()
@@ -72,7 +81,16 @@ internal sealed class TlsDuplexPipe : IDuplexPipe, IAsyncDisposable
         {
             while (true)
             {
-                int read = await Stream.ReadAsync(input.GetMemory(MinimumReadSize), _stopReading.Token).ConfigureAwait(false);
+                int read;
+                await _sessionGate.WaitAsync(CancellationToken.None).ConfigureAwait(false);
+                try
+                {
+                    read = await Stream.ReadAsync(input.GetMemory(MinimumReadSize), _stopReading.Token).ConfigureAwait(false);
+                }
+                finally
+                {
+                    _sessionGate.Release();
+                }
                 if (read == 0)
                 {
                     if (_transportStream.TransportEnded)

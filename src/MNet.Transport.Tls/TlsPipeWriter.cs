@@ -9,7 +9,7 @@ namespace MNet.Transport.Tls;
 /// close_notify follows, so the peer's reads end cleanly while this side can still read. An output completed with an
 /// error gets no close_notify (which would tell the peer that what it got was whole).
 /// </summary>
-internal sealed class TlsPipeWriter(PipeWriter inner, SslStream stream) : PipeWriter
+internal sealed class TlsPipeWriter(PipeWriter inner, SslStream stream, SemaphoreSlim sessionGate) : PipeWriter
 {
     private Task? _closing;
 
@@ -48,7 +48,19 @@ internal sealed class TlsPipeWriter(PipeWriter inner, SslStream stream) : PipeWr
             await inner.CompleteAsync(exception).ConfigureAwait(false);
             if (exception is null && stream.IsAuthenticated)
             {
-                await stream.ShutdownAsync().ConfigureAwait(false);
+                // The close_notify is made (SSL_shutdown) before ShutdownAsync first yields, outside any TLS read;
+                // only its write is awaited, so a read that needs the gate to take in the peer's bytes is not held up.
+                Task closeNotify;
+                await sessionGate.WaitAsync(CancellationToken.None).ConfigureAwait(false);
+                try
+                {
+                    closeNotify = stream.ShutdownAsync();
+                }
+                finally
+                {
+                    sessionGate.Release();
+                }
+                await closeNotify.ConfigureAwait(false);
             }
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)

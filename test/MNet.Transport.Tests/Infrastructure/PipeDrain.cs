@@ -23,20 +23,4 @@ public static class PipeDrain
             }
         }
     }
-
-    /// <summary>Reads <paramref name="reader"/> to its end and returns how many bytes came.</summary>
-    public static async Task<long> CountToEndAsync(PipeReader reader)
-    {
-        long count = 0;
-        while (true)
-        {
-            ReadResult result = await reader.ReadAsync();
-            count += result.Buffer.Length;
-            reader.AdvanceTo(result.Buffer.End);
-            if (result.IsCompleted)
-            {
-                return count;
-            }
-        }
-    }
 }

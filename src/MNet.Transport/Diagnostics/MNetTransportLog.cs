@@ -21,9 +21,6 @@ internal static partial class MNetTransportLog
     [LoggerMessage(5, LogLevel.Error, "Accepting on {EndPoint} failed.")]
     public static partial void AcceptFailed(ILogger logger, string endPoint, Exception exception);
 
-    [LoggerMessage(6, LogLevel.Warning, "The MNet transport has no event loop backend on this platform; Kestrel falls back to its Sockets transport.")]
-    public static partial void PlatformNotSupported(ILogger logger);
-
     [LoggerMessage(7, LogLevel.Debug, "Listening on {EndPoint} with {LoopCount} event loop(s).")]
     public static partial void Listening(ILogger logger, string endPoint, int loopCount);
 

@@ -28,7 +28,6 @@ public sealed class MNetConnectionFactory : IConnectionFactory, IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(loggerFactory);
-        MNetTransportFactory.ThrowIfNotSupported();
         _runtime = new TransportRuntime(options.Value, loggerFactory.CreateLogger("MNet.Transport"));
     }
 

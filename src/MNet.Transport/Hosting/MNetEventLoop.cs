@@ -41,7 +41,6 @@ public sealed class MNetEventLoop : IConnectionListenerFactory, IConnectionFacto
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(loggerFactory);
-        MNetTransportFactory.ThrowIfNotSupported();
         _runtime = new TransportRuntime(options, loggerFactory.CreateLogger("MNet.Transport"), isCallerDriven: true);
         _loop = _runtime.EnsureStarted().Loops[0];
         _context = new LoopSynchronizationContext(_loop);
@@ -64,7 +63,7 @@ public sealed class MNetEventLoop : IConnectionListenerFactory, IConnectionFacto
     public ValueTask<IConnectionListener> BindAsync(EndPoint endpoint, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(endpoint);
-        return new ValueTask<IConnectionListener>(MNetConnectionListener.Bind(endpoint, _runtime));
+        return new ValueTask<IConnectionListener>(_runtime.Bind(endpoint));
     }
 
     /// <summary>

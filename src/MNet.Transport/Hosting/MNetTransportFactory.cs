@@ -1,6 +1,4 @@
 using System.Net;
-using System.Runtime.InteropServices;
-using MNet.Transport.Diagnostics;
 using MNet.Transport.Tcp;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
@@ -16,9 +14,9 @@ namespace MNet.Transport.Hosting;
 public sealed class MNetTransportFactory : IConnectionListenerFactory, IConnectionListenerFactorySelector, IAsyncDisposable
 {
     private readonly TransportRuntime _runtime;
-    private bool _warnedPlatform;
 
     /// <summary>Creates the factory; event loops start with the first bind.</summary>
+    /// <exception cref="PlatformNotSupportedException"><see cref="MNetTransportOptions.Backend"/> asks for a backend this platform lacks.</exception>
     public MNetTransportFactory(IOptions<MNetTransportOptions> options, ILoggerFactory loggerFactory)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -26,44 +24,16 @@ public sealed class MNetTransportFactory : IConnectionListenerFactory, IConnecti
         _runtime = new TransportRuntime(options.Value, loggerFactory.CreateLogger("MNet.Transport"));
     }
 
-    /// <summary>
-    /// Whether the platform has an event loop backend: Linux epoll on x64, the only architecture whose packed
-    /// <c>epoll_event</c> layout the native bindings use.
-    /// </summary>
-    public static bool IsSupported => OperatingSystem.IsLinux() && RuntimeInformation.ProcessArchitecture == Architecture.X64;
-
     /// <inheritdoc />
-    public bool CanBind(EndPoint endpoint)
-    {
-        if (!IsSupported)
-        {
-            if (!_warnedPlatform)
-            {
-                _warnedPlatform = true;
-                MNetTransportLog.PlatformNotSupported(_runtime.Logger);
-            }
-            return false;
-        }
-
-        return MNetConnectionListener.CanBind(endpoint);
-    }
+    public bool CanBind(EndPoint endpoint) => ListenEndPoints.CanBind(endpoint);
 
     /// <inheritdoc />
     public ValueTask<IConnectionListener> BindAsync(EndPoint endpoint, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(endpoint);
-        ThrowIfNotSupported();
-        return new ValueTask<IConnectionListener>(MNetConnectionListener.Bind(endpoint, _runtime));
+        return new ValueTask<IConnectionListener>(_runtime.Bind(endpoint));
     }
 
     /// <summary>Stops the event loops; connections still open are aborted.</summary>
     public ValueTask DisposeAsync() => _runtime.DisposeAsync();
-
-    internal static void ThrowIfNotSupported()
-    {
-        if (!IsSupported)
-        {
-            throw new PlatformNotSupportedException("The MNet transport needs Linux (epoll); use Kestrel's Sockets transport on this platform.");
-        }
-    }
 }

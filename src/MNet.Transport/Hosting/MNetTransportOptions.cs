@@ -6,9 +6,16 @@ namespace MNet.Transport.Hosting;
 public sealed class MNetTransportOptions
 {
     /// <summary>
-    /// The number of event loops (threads each owning an epoll instance). Defaults to the processor count.
+    /// The number of event loops (threads each owning a poller, a work queue and timers). Defaults to the processor count.
     /// </summary>
     public int LoopCount { get; set; } = Environment.ProcessorCount;
+
+    /// <summary>
+    /// The I/O engine behind the loops. Defaults to <see cref="MNetBackend.Auto"/>: epoll on Linux x64, the portable
+    /// backend elsewhere. Asking for <see cref="MNetBackend.Epoll"/> where it is missing fails when the transport is
+    /// created, with a <see cref="PlatformNotSupportedException"/>.
+    /// </summary>
+    public MNetBackend Backend { get; set; }
 
     /// <summary>The maximum length of each listening socket's queue of pending connections. Defaults to 512.</summary>
     public int Backlog { get; set; } = 512;
@@ -54,6 +61,10 @@ public sealed class MNetTransportOptions
         if (ConnectTimeout <= TimeSpan.Zero && ConnectTimeout != Timeout.InfiniteTimeSpan)
         {
             throw new ArgumentOutOfRangeException(nameof(ConnectTimeout), ConnectTimeout, $"{nameof(ConnectTimeout)} must be positive or Timeout.InfiniteTimeSpan.");
+        }
+        if (!Enum.IsDefined(Backend))
+        {
+            throw new ArgumentOutOfRangeException(nameof(Backend), Backend, $"{nameof(Backend)} must be one of {string.Join(", ", Enum.GetNames<MNetBackend>())}.");
         }
         if (LoopCount < 1)
         {

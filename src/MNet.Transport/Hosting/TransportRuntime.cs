@@ -1,8 +1,11 @@
 using System.IO.Pipelines;
+using System.Net;
+using System.Runtime.InteropServices;
 using MNet.Transport.Dns;
 using MNet.Transport.Loop;
 using MNet.Transport.Memory;
 using MNet.Transport.Tcp;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -36,7 +39,15 @@ internal sealed class TransportRuntime : IAsyncDisposable
         _options = options;
         _isCallerDriven = isCallerDriven;
         Logger = logger;
+        Backend = Resolve(options.Backend);
     }
+
+    /// <summary>Whether this process can run the epoll backend: Linux on x64, the only architecture whose packed
+    /// <c>epoll_event</c> layout the native bindings use.</summary>
+    public static bool IsEpollAvailable => OperatingSystem.IsLinux() && RuntimeInformation.ProcessArchitecture == Architecture.X64;
+
+    /// <summary>The backend the loops run: <see cref="MNetTransportOptions.Backend"/> with <see cref="MNetBackend.Auto"/> decided.</summary>
+    public MNetBackend Backend { get; }
 
     /// <summary>The loop of channels made without a host or loop of their own; it runs for the life of the process.</summary>
     public static EventLoop SharedLoop => Shared.EnsureStarted().Loops[0];
@@ -69,19 +80,33 @@ internal sealed class TransportRuntime : IAsyncDisposable
             if (_loops is null)
             {
                 _memoryPool = new PinnedBlockMemoryPool();
-                _loops = _isCallerDriven ? new LoopGroup(Logger) : new LoopGroup(_options.LoopCount, Logger);
+                _loops = _isCallerDriven ? new LoopGroup(CreatePoller(), Logger) : new LoopGroup(_options.LoopCount, CreatePoller, Logger);
                 PipeScheduler applicationScheduler = _isCallerDriven ? _loops[0].Scheduler
                     : _options.UnsafePreferInlineScheduling ? PipeScheduler.Inline
                     : PipeScheduler.ThreadPool;
                 _settings = new TcpConnectionSettings[_loops.Count];
                 for (int i = 0; i < _settings.Length; i++)
                 {
-                    _settings[i] = new TcpConnectionSettings(_loops[i], _memoryPool, applicationScheduler, _options, Logger);
+                    // A caller-driven loop runs all I/O inside RunOnce; elsewhere a portable socket completion goes on
+                    // where .NET's engine completed it, as with Kestrel's Sockets transport.
+                    PipeScheduler socketScheduler = _isCallerDriven ? _loops[i].Scheduler : PipeScheduler.Inline;
+                    _settings[i] = new TcpConnectionSettings(_loops[i], _memoryPool, applicationScheduler, socketScheduler, _options, Logger);
                 }
             }
             return (_loops, _settings!);
         }
     }
+
+    /// <summary>Binds a stream listener on <paramref name="endPoint"/> with this runtime's backend.</summary>
+    public IConnectionListener Bind(EndPoint endPoint) => Backend == MNetBackend.Epoll
+        ? EpollConnectionListener.Bind(endPoint, this)
+        : PortableConnectionListener.Bind(endPoint, this);
+
+    /// <summary>Connects to an IP or Unix endpoint on <paramref name="settings"/>' loop with this runtime's backend.</summary>
+    public Task<TcpConnection> ConnectAsync(EndPoint remote, TcpConnectionSettings settings, CancellationToken cancellationToken)
+        => Backend == MNetBackend.Epoll
+            ? EpollConnection.ConnectAsync(remote, settings, cancellationToken)
+            : PortableConnection.ConnectAsync(remote, settings, cancellationToken);
 
     /// <summary>Stops the loops (aborting what is still open on them) and frees the pool.</summary>
     public async ValueTask DisposeAsync()
@@ -104,4 +129,14 @@ internal sealed class TransportRuntime : IAsyncDisposable
         }
         _memoryPool?.Dispose();
     }
+
+    private static MNetBackend Resolve(MNetBackend requested) => requested switch
+    {
+        MNetBackend.Auto => IsEpollAvailable ? MNetBackend.Epoll : MNetBackend.Portable,
+        MNetBackend.Epoll when !IsEpollAvailable => throw new PlatformNotSupportedException(
+            $"The epoll backend needs Linux on x64; this is {RuntimeInformation.OSDescription} on {RuntimeInformation.ProcessArchitecture}. Use {nameof(MNetBackend)}.{nameof(MNetBackend.Auto)} or {nameof(MNetBackend.Portable)}."),
+        _ => requested,
+    };
+
+    private IPoller CreatePoller() => Backend == MNetBackend.Epoll ? new EpollPoller() : new SignalPoller();
 }

@@ -3,8 +3,8 @@ using MNet.Transport.Native;
 
 namespace MNet.Transport.Loop;
 
-/// <summary>An <see cref="IPoller"/> on Linux epoll with an eventfd for wake-ups.</summary>
-internal sealed unsafe class EpollPoller : IPoller
+/// <summary>An <see cref="IReadinessPoller"/> on Linux epoll with an eventfd for wake-ups.</summary>
+internal sealed unsafe class EpollPoller : IReadinessPoller
 {
     private const ulong WakeToken = ulong.MaxValue;
     private const uint SocketEvents = Libc.EPOLLIN | Libc.EPOLLOUT | Libc.EPOLLRDHUP | Libc.EPOLLET;

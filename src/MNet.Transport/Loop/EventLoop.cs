@@ -16,6 +16,7 @@ internal sealed class EventLoop
     private const int MaxEventsPerWait = 256;
 
     private readonly IPoller _poller;
+    private readonly IReadinessPoller? _readiness;
     private readonly ILogger _logger;
     private readonly ConcurrentQueue<WorkItem> _work = new();
     private readonly TaskCompletionSource _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -34,6 +35,7 @@ internal sealed class EventLoop
     {
         Id = id;
         _poller = poller;
+        _readiness = poller as IReadinessPoller;
         _logger = logger;
         Scheduler = new LoopScheduler(this);
         Timers = new TimerWheel(MonotonicClock.NowTick(), logger);
@@ -117,9 +119,13 @@ internal sealed class EventLoop
         }
     }
 
+    /// <summary>Whether descriptors can be registered: the loop runs a readiness backend (epoll).</summary>
+    public bool HasReadinessPoller => _readiness is not null;
+
     /// <summary>Registers <paramref name="fd"/> for edge-triggered events. Loop thread only.</summary>
     /// <returns>The token to pass to <see cref="Unregister"/>.</returns>
     /// <exception cref="ObjectDisposedException">The loop has exited (work scheduled late runs on the thread pool).</exception>
+    /// <exception cref="NotSupportedException">The loop's backend reports no readiness.</exception>
     public ulong Register(int fd, IPollHandler handler) => Register(fd, handler, onDemand: false);
 
     /// <summary>
@@ -131,14 +137,52 @@ internal sealed class EventLoop
     public ulong RegisterOnDemand(int fd, IPollHandler handler) => Register(fd, handler, onDemand: true);
 
     /// <summary>
+    /// Keeps <paramref name="resident"/> (no descriptor: its I/O runs elsewhere) until <see cref="Unregister"/>, so that
+    /// it hears <see cref="ILoopResident.OnLoopStopping"/> if the loop stops first. Loop thread only.
+    /// </summary>
+    /// <returns>The token to pass to <see cref="Unregister"/>.</returns>
+    /// <exception cref="ObjectDisposedException">The loop has exited.</exception>
+    public ulong Track(ILoopResident resident)
+    {
+        ObjectDisposedException.ThrowIf(_hasExited, this);
+        return Claim(resident, handler: null, fd: -1).Token;
+    }
+
+    /// <summary>
     /// Asks for one <see cref="IPollHandler.OnPollEvents"/> when <paramref name="fd"/>, registered on demand, is ready
     /// for <paramref name="interest"/>; at once if it already is. Thread-safe; the caller keeps the descriptor open.
     /// </summary>
-    public void Arm(int fd, ulong token, PollEvents interest) => _poller.Arm(fd, token, interest);
+    public void Arm(int fd, ulong token, PollEvents interest) => Readiness.Arm(fd, token, interest);
+
+    private IReadinessPoller Readiness
+        => _readiness ?? throw new NotSupportedException("This event loop runs the portable backend, which does not poll descriptors.");
 
     private ulong Register(int fd, IPollHandler handler, bool onDemand)
     {
         ObjectDisposedException.ThrowIf(_hasExited, this);
+        IReadinessPoller readiness = Readiness;
+        (int slot, ulong token) = Claim(handler, handler, fd);
+        try
+        {
+            if (onDemand)
+            {
+                readiness.AddOnDemand(fd, token);
+            }
+            else
+            {
+                readiness.Add(fd, token);
+            }
+        }
+        catch
+        {
+            Release(slot);
+            throw;
+        }
+        return token;
+    }
+
+    private (int Slot, ulong Token) Claim(ILoopResident resident, IPollHandler? handler, int fd)
+    {
         if (!_freeSlots.TryPop(out int slot))
         {
             slot = _registrationCount++;
@@ -150,35 +194,22 @@ internal sealed class EventLoop
         }
 
         ref Registration registration = ref _registrations[slot];
+        registration.Resident = resident;
         registration.Handler = handler;
         registration.Fd = fd;
-        ulong token = ((ulong)registration.Generation << 32) | (uint)slot;
-        try
-        {
-            if (onDemand)
-            {
-                _poller.AddOnDemand(fd, token);
-            }
-            else
-            {
-                _poller.Add(fd, token);
-            }
-        }
-        catch
-        {
-            Release(slot);
-            throw;
-        }
-        return token;
+        return (slot, ((ulong)registration.Generation << 32) | (uint)slot);
     }
 
     /// <summary>Forgets a registration before its descriptor is closed; a stale or zero token is ignored. Loop thread only.</summary>
     public void Unregister(ulong token)
     {
         int slot = (int)(uint)token;
-        if (!_hasExited && _registrations[slot].Generation == (uint)(token >> 32) && _registrations[slot].Handler is not null)
+        if (!_hasExited && _registrations[slot].Generation == (uint)(token >> 32) && _registrations[slot].Resident is not null)
         {
-            _poller.Remove(_registrations[slot].Fd);
+            if (_registrations[slot].Fd >= 0)
+            {
+                _readiness!.Remove(_registrations[slot].Fd);
+            }
             Release(slot);
         }
     }
@@ -190,7 +221,7 @@ internal sealed class EventLoop
     public void ForgetClosed(ulong token)
     {
         int slot = (int)(uint)token;
-        if (!_hasExited && _registrations[slot].Generation == (uint)(token >> 32) && _registrations[slot].Handler is not null)
+        if (!_hasExited && _registrations[slot].Generation == (uint)(token >> 32) && _registrations[slot].Resident is not null)
         {
             Release(slot);
         }
@@ -223,6 +254,7 @@ internal sealed class EventLoop
     private void Release(int slot)
     {
         ref Registration registration = ref _registrations[slot];
+        registration.Resident = null;
         registration.Handler = null;
         registration.Fd = -1;
         registration.Generation++;
@@ -340,15 +372,15 @@ internal sealed class EventLoop
     {
         for (int slot = 0; slot < _registrationCount; slot++)
         {
-            IPollHandler? handler = _registrations[slot].Handler;
-            if (handler is null)
+            ILoopResident? resident = _registrations[slot].Resident;
+            if (resident is null)
             {
                 continue;
             }
 
             try
             {
-                handler.OnLoopStopping();
+                resident.OnLoopStopping();
             }
             catch (Exception ex)
             {
@@ -367,7 +399,8 @@ internal sealed class EventLoop
 
     private struct Registration
     {
-        public IPollHandler? Handler;
+        public ILoopResident? Resident;
+        public IPollHandler? Handler; // null for a resident without a descriptor
         public int Fd;
         public uint Generation;
     }

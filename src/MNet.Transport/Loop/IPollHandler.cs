@@ -1,11 +1,8 @@
 namespace MNet.Transport.Loop;
 
 /// <summary>Owns a file descriptor registered with an <see cref="EventLoop"/>; called on the loop thread only.</summary>
-internal interface IPollHandler
+internal interface IPollHandler : ILoopResident
 {
     /// <summary>The descriptor became ready. Edge-triggered: called once per change, not while it stays ready.</summary>
     void OnPollEvents(PollEvents events);
-
-    /// <summary>The loop is stopping: release the descriptor now; the loop will not call again.</summary>
-    void OnLoopStopping();
 }

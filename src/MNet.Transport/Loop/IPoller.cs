@@ -1,40 +1,22 @@
 namespace MNet.Transport.Loop;
 
 /// <summary>
-/// The readiness backend of one <see cref="EventLoop"/>. Contract:
+/// What one <see cref="EventLoop"/> sleeps on: every backend's contract. The loop calls <see cref="Wait"/> when it has
+/// nothing to run; it returns when descriptors become ready (a readiness backend, <see cref="IReadinessPoller"/>),
+/// when the time is up, or when another thread calls <see cref="Wake"/>, which is how completions of a completion
+/// backend (work posted with <see cref="EventLoop.Schedule"/>) reach the loop.
 /// <list type="bullet">
-/// <item><see cref="Add"/>, <see cref="AddOnDemand"/>, <see cref="Remove"/> and <see cref="Wait"/> are called on the
-/// loop thread only.</item>
-/// <item><see cref="Add"/> is edge-triggered for reading, writing, peer close and errors: an event is reported when
-/// readiness changes (new data, buffer space, FIN, RST), including readiness that exists at <see cref="Add"/>.</item>
-/// <item><see cref="AddOnDemand"/> reports nothing until <see cref="Arm"/> asks for it, then one event as soon as
-/// the descriptor is ready for what was asked (at once if it already is), then nothing until armed again. It is for
-/// descriptors whose I/O runs on other threads, which want the loop only when they find nothing to do.</item>
-/// <item><see cref="Wake"/> may be called from any thread; it makes a current or the next <see cref="Wait"/> return.
-/// Wake-ups are not reported as events.</item>
-/// <item>A descriptor that is closed is forgotten by the poller; its events may still be in a batch already returned.</item>
+/// <item><see cref="Wait"/> is called on the loop thread only, never concurrently with itself.</item>
+/// <item><see cref="Wake"/> may be called from any thread, any number of times; it makes a current or the next
+/// <see cref="Wait"/> return. Wake-ups coalesce and are not reported as events.</item>
+/// <item><see cref="IDisposable.Dispose"/> runs on the loop thread after its last <see cref="Wait"/>; a
+/// <see cref="Wake"/> racing with it is harmless.</item>
 /// </list>
 /// </summary>
 internal interface IPoller : IDisposable
 {
-    /// <summary>Registers <paramref name="fd"/>; <paramref name="token"/> comes back with each of its events.</summary>
-    void Add(int fd, ulong token);
-
-    /// <summary>Registers <paramref name="fd"/> with no interest until <see cref="Arm"/>.</summary>
-    void AddOnDemand(int fd, ulong token);
-
-    /// <summary>
-    /// Asks for one event when <paramref name="fd"/>, added on demand, is ready for <paramref name="interest"/>
-    /// (<see cref="PollEvents.Readable"/>, <see cref="PollEvents.Writable"/> or both), replacing an earlier request.
-    /// Thread-safe; the caller keeps <paramref name="fd"/> open meanwhile.
-    /// </summary>
-    void Arm(int fd, ulong token, PollEvents interest);
-
-    /// <summary>Stops reporting events for <paramref name="fd"/>.</summary>
-    void Remove(int fd);
-
     /// <summary>Waits up to <paramref name="timeoutMilliseconds"/> (-1: no limit, 0: poll) and fills <paramref name="events"/>.</summary>
-    /// <returns>The number of events written.</returns>
+    /// <returns>The number of events written; 0 after a time-out or a wake-up.</returns>
     int Wait(Span<PollEvent> events, int timeoutMilliseconds);
 
     /// <summary>Makes <see cref="Wait"/> return soon. Thread-safe.</summary>

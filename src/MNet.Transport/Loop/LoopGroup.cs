@@ -8,7 +8,7 @@ internal sealed class LoopGroup : IAsyncDisposable
     private readonly EventLoop[] _loops;
     private int _next = -1;
 
-    public LoopGroup(int count, ILogger logger)
+    public LoopGroup(int count, Func<IPoller> createPoller, ILogger logger)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
         _loops = new EventLoop[count];
@@ -16,7 +16,7 @@ internal sealed class LoopGroup : IAsyncDisposable
         {
             for (int i = 0; i < count; i++)
             {
-                _loops[i] = new EventLoop(i, new EpollPoller(), logger);
+                _loops[i] = new EventLoop(i, createPoller(), logger);
                 _loops[i].Start();
             }
         }
@@ -31,9 +31,9 @@ internal sealed class LoopGroup : IAsyncDisposable
     }
 
     /// <summary>A group of one loop that the calling thread drives.</summary>
-    public LoopGroup(ILogger logger)
+    public LoopGroup(IPoller poller, ILogger logger)
     {
-        EventLoop loop = new(0, new EpollPoller(), logger);
+        EventLoop loop = new(0, poller, logger);
         loop.AttachToCurrentThread();
         _loops = [loop];
     }

@@ -25,7 +25,7 @@ public sealed class MNetServer : IHostedService, IAsyncDisposable
     private readonly IServiceProvider _services;
     private readonly ILogger _logger;
     private readonly TransportRuntime _runtime;
-    private readonly List<(MNetConnectionListener Listener, Task AcceptLoop)> _listeners = [];
+    private readonly List<(IConnectionListener Listener, Task AcceptLoop)> _listeners = [];
     private readonly List<UdpListener> _udpListeners = [];
     private readonly ConcurrentDictionary<ConnectionContext, byte> _connections = new();
     private readonly TaskCompletionSource _allClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -64,10 +64,13 @@ public sealed class MNetServer : IHostedService, IAsyncDisposable
     /// <summary>Binds every configured endpoint and starts accepting. A failed bind unbinds the ones before it.</summary>
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        MNetTransportFactory.ThrowIfNotSupported();
         if (_options.Listeners.Count == 0 && _options.UdpListeners.Count == 0)
         {
             throw new InvalidOperationException("No endpoints are configured: call ListenTcp, ListenUnix, ListenHandle or ListenUdp in AddMNetServer.");
+        }
+        if (_options.UdpListeners.Count > 0 && _runtime.Backend != MNetBackend.Epoll)
+        {
+            throw new NotSupportedException($"UDP listeners run on the epoll backend only; {nameof(MNetTransportOptions.Backend)} is {_runtime.Backend}.");
         }
 
         try
@@ -78,9 +81,9 @@ public sealed class MNetServer : IHostedService, IAsyncDisposable
                 definition.Configure(builder);
                 ConnectionDelegate application = builder.Build();
 
-                MNetConnectionListener listener = MNetConnectionListener.Bind(definition.EndPoint, _runtime);
+                IConnectionListener listener = _runtime.Bind(definition.EndPoint);
                 _listeners.Add((listener, AcceptLoopAsync(listener, application)));
-                MNetServerLog.Listening(_logger, listener.DisplayName);
+                MNetServerLog.Listening(_logger, ListenEndPoints.DisplayName(listener.EndPoint));
             }
 
             foreach (UdpListenerDefinition definition in _options.UdpListeners)
@@ -153,14 +156,14 @@ public sealed class MNetServer : IHostedService, IAsyncDisposable
 
     private async Task UnbindAllAsync()
     {
-        foreach ((MNetConnectionListener listener, _) in _listeners)
+        foreach ((IConnectionListener listener, _) in _listeners)
         {
             await listener.UnbindAsync().ConfigureAwait(false);
         }
         await Task.WhenAll(_listeners.Select(l => l.AcceptLoop)).ConfigureAwait(false);
     }
 
-    private async Task AcceptLoopAsync(MNetConnectionListener listener, ConnectionDelegate application)
+    private async Task AcceptLoopAsync(IConnectionListener listener, ConnectionDelegate application)
     {
         while (await listener.AcceptAsync().ConfigureAwait(false) is { } connection)
         {

@@ -13,12 +13,12 @@ internal sealed unsafe class TcpAcceptor : TimerEntry, IPollHandler
 {
     private const int BackoffMilliseconds = 100;
 
-    private readonly MNetConnectionListener _listener;
+    private readonly EpollConnectionListener _listener;
     private int _fd;
     private ulong _registration;
     private bool _paused;
 
-    public TcpAcceptor(int fd, EventLoop loop, MNetConnectionListener listener)
+    public TcpAcceptor(int fd, EventLoop loop, EpollConnectionListener listener)
     {
         _fd = fd;
         Loop = loop;
@@ -56,7 +56,7 @@ internal sealed unsafe class TcpAcceptor : TimerEntry, IPollHandler
         }
     }
 
-    void IPollHandler.OnLoopStopping() => Stop();
+    void ILoopResident.OnLoopStopping() => Stop();
 
     private void AcceptAvailable()
     {

@@ -7,7 +7,7 @@ using Microsoft.AspNetCore.Http.Features;
 namespace MNet.Transport.Tcp;
 
 /// <summary>The features Kestrel and connection middleware look for, all served by the connection itself.</summary>
-internal sealed partial class TcpConnection :
+internal abstract partial class TcpConnection :
     IConnectionIdFeature,
     IConnectionTransportFeature,
     IConnectionItemsFeature,
@@ -37,7 +37,7 @@ internal sealed partial class TcpConnection :
 
     public override EndPoint? RemoteEndPoint { get; set; }
 
-    public MemoryPool<byte> MemoryPool => _settings.MemoryPool;
+    public MemoryPool<byte> MemoryPool => Settings.MemoryPool;
 
     void IConnectionLifetimeFeature.Abort() => Abort(new ConnectionAbortedException("The connection was aborted by the application."));
 

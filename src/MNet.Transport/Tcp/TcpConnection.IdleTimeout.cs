@@ -2,7 +2,7 @@ using Microsoft.AspNetCore.Connections;
 
 namespace MNet.Transport.Tcp;
 
-internal sealed partial class TcpConnection
+internal abstract partial class TcpConnection
 {
     private long _lastActivity;
     private long _idleTimeoutMilliseconds;
@@ -16,12 +16,12 @@ internal sealed partial class TcpConnection
     {
         _lastActivity = Environment.TickCount64;
         _idleTimeoutMilliseconds = (long)Math.Ceiling(idleTimeout.TotalMilliseconds);
-        _idleTimer = _loop.TimeProvider.CreateTimer(
+        _idleTimer = Loop.TimeProvider.CreateTimer(
             static state => ((TcpConnection)state!).OnIdleTimer(), this, idleTimeout, Timeout.InfiniteTimeSpan);
     }
 
     /// <summary>Stamps traffic; free on connections without an idle timeout, which is most (Kestrel's all).</summary>
-    private void MarkActive()
+    protected void MarkActive()
     {
         if (_idleTimeoutMilliseconds != 0)
         {

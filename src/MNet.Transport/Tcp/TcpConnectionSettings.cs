@@ -13,10 +13,12 @@ internal sealed class TcpConnectionSettings
         EventLoop loop,
         MemoryPool<byte> memoryPool,
         PipeScheduler applicationScheduler,
+        PipeScheduler socketScheduler,
         MNetTransportOptions options,
         ILogger logger)
     {
         Loop = loop;
+        SocketScheduler = socketScheduler;
         MemoryPool = memoryPool;
         Logger = logger;
         NoDelay = options.NoDelay;
@@ -43,6 +45,9 @@ internal sealed class TcpConnectionSettings
     public EventLoop Loop { get; }
 
     public MemoryPool<byte> MemoryPool { get; }
+
+    /// <summary>Where the portable backend resumes after a socket operation that did not complete at once.</summary>
+    public PipeScheduler SocketScheduler { get; }
 
     public PipeOptions InputOptions { get; }
 

@@ -37,7 +37,7 @@ internal static class TcpConnector
     private static async ValueTask<ConnectionContext> ConnectCoreAsync(
         EndPoint endpoint, TransportRuntime runtime, LoopGroup loops, TcpConnectionSettings[] settings, CancellationToken cancellationToken)
     {
-        Task<TcpConnection> Connect(EndPoint remote, CancellationToken token) => TcpConnection.ConnectAsync(remote, settings[loops.Next().Id], token);
+        Task<TcpConnection> Connect(EndPoint remote, CancellationToken token) => runtime.ConnectAsync(remote, settings[loops.Next().Id], token);
 
         switch (endpoint)
         {

@@ -182,7 +182,7 @@ public sealed partial class UdpChannel : IDisposable, IPollHandler
         }
     }
 
-    void IPollHandler.OnLoopStopping() => Dispose();
+    void ILoopResident.OnLoopStopping() => Dispose();
 
     private void Register()
     {

@@ -21,13 +21,15 @@ public sealed class AllocationTests(ITestOutputHelper output)
 
     // Depth 1: a receive, a schedule and a send per request. Depth 16: pipelined, many requests per receive.
     [Theory]
-    [InlineData(1)]
-    [InlineData(16)]
-    public async Task Mnet_AllocatesNothingPerRequest_InSteadyState(int depth)
+    [InlineData(TransportKind.Epoll, 1)]
+    [InlineData(TransportKind.Epoll, 16)]
+    [InlineData(TransportKind.Portable, 1)]
+    [InlineData(TransportKind.Portable, 16)]
+    public async Task Mnet_AllocatesNothingPerRequest_InSteadyState(TransportKind kind, int depth)
     {
-        double mnet = await BytesPerRequestAsync(TransportKind.MNet, depth);
+        double mnet = await BytesPerRequestAsync(kind, depth);
         double sockets = await BytesPerRequestAsync(TransportKind.Sockets, depth);
-        output.WriteLine($"bytes allocated per request over {Requests:N0} requests, {depth} in flight per connection: MNet {mnet:F3}, Sockets {sockets:F3}");
+        output.WriteLine($"bytes allocated per request over {Requests:N0} requests, {depth} in flight per connection: MNet ({kind}) {mnet:F3}, Sockets {sockets:F3}");
 
         // One object per request would be 24 bytes or more. What the process allocates besides is time-based (Kestrel's
         // heartbeat, the thread pool: about 2 KB/s either way), so a slower run shows a little more of it.

@@ -19,7 +19,7 @@ public static class TestEndpoints
         app.MapGet("/hello", (HttpContext context) => WriteAsync(context, Hello));
         app.MapGet("/echo-query", (HttpContext context) => WriteAsync(context, context.Request.QueryString.Value ?? ""));
         app.MapGet("/transport", (HttpContext context) =>
-            WriteAsync(context, context.Features.Get<IConnectionIdFeature>()?.GetType().Assembly.GetName().Name ?? "none"));
+            WriteAsync(context, context.Features.Get<IConnectionIdFeature>()?.GetType().Name ?? "none"));
         app.MapPost("/echo", async (HttpContext context) =>
         {
             using MemoryStream body = new();

@@ -52,9 +52,13 @@ public sealed class TestWebHost : IAsyncDisposable
                 kestrel(options);
             }
         });
-        if (kind == TransportKind.MNet)
+        if (kind.IsMNet())
         {
-            builder.WebHost.UseMNetTransport(mnet ?? (_ => { }));
+            builder.WebHost.UseMNetTransport(options =>
+            {
+                options.Backend = kind.Backend();
+                mnet?.Invoke(options);
+            });
         }
 
         WebApplication app = builder.Build();

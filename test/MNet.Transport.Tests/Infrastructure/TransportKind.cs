@@ -1,8 +1,14 @@
 namespace MNet.Transport.Tests.Infrastructure;
 
-/// <summary>The transports every functional case runs against, so MNet's behaviour is held to Kestrel's own.</summary>
+/// <summary>The transports every functional case runs against, so MNet's behaviour (on each backend) is held to Kestrel's own.</summary>
 public enum TransportKind
 {
-    MNet,
+    /// <summary>MNet on its epoll backend.</summary>
+    Epoll,
+
+    /// <summary>MNet on its portable backend (.NET's socket engine).</summary>
+    Portable,
+
+    /// <summary>Kestrel's own Sockets transport.</summary>
     Sockets,
 }

@@ -8,8 +8,32 @@ namespace MNet.Transport.Tests.Infrastructure;
 
 public static class Transports
 {
-    /// <summary>xunit member data: one row per transport.</summary>
-    public static TheoryData<TransportKind> All => new() { TransportKind.MNet, TransportKind.Sockets };
+    /// <summary>xunit member data: one row per transport (each MNet backend, and Kestrel's Sockets).</summary>
+    public static TheoryData<TransportKind> All => new() { TransportKind.Epoll, TransportKind.Portable, TransportKind.Sockets };
+
+    /// <summary>xunit member data: one row per MNet backend this machine runs.</summary>
+    public static TheoryData<MNetBackend> Backends => new() { MNetBackend.Epoll, MNetBackend.Portable };
+
+    /// <summary>xunit member data: the MNet rows of <see cref="All"/>.</summary>
+    public static TheoryData<TransportKind> MNet => new() { TransportKind.Epoll, TransportKind.Portable };
+
+    public static bool IsMNet(this TransportKind kind) => kind != TransportKind.Sockets;
+
+    /// <summary>The MNet backend <paramref name="kind"/> runs on.</summary>
+    public static MNetBackend Backend(this TransportKind kind) => kind switch
+    {
+        TransportKind.Epoll => MNetBackend.Epoll,
+        TransportKind.Portable => MNetBackend.Portable,
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "Kestrel's Sockets transport has no MNet backend."),
+    };
+
+    /// <summary>The name of the connection type that serves <paramref name="kind"/>'s connections.</summary>
+    public static string ConnectionTypeName(this TransportKind kind) => kind switch
+    {
+        TransportKind.Epoll => "EpollConnection",
+        TransportKind.Portable => "PortableConnection",
+        _ => "SocketConnection",
+    };
 
     /// <summary>A bare listener factory for the transport, as Kestrel would get it.</summary>
     public static IConnectionListenerFactory CreateFactory(TransportKind kind, Action<MNetTransportOptions>? configure = null)
@@ -19,7 +43,7 @@ public static class Transports
             return new SocketTransportFactory(Options.Create(new SocketTransportOptions()), NullLoggerFactory.Instance);
         }
 
-        MNetTransportOptions options = new();
+        MNetTransportOptions options = new() { Backend = kind.Backend() };
         configure?.Invoke(options);
         return new MNetTransportFactory(Options.Create(options), NullLoggerFactory.Instance);
     }

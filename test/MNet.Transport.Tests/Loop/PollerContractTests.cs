@@ -4,12 +4,32 @@ using MNet.Transport.Loop;
 
 namespace MNet.Transport.Tests.Loop;
 
-/// <summary>The <see cref="IPoller"/> contract, run against every backend.</summary>
+/// <summary>
+/// The <see cref="IPoller"/> contract, run against every backend's poller; the <see cref="IReadinessPoller"/> part
+/// against those that report readiness.
+/// </summary>
 public sealed class PollerContractTests
 {
     private const ulong Token = 0x0000_0007_0000_002A;
 
-    public static TheoryData<string> Backends => new() { "epoll" };
+    public static TheoryData<string> Backends => new() { "epoll", "portable" };
+
+    public static TheoryData<string> ReadinessBackends => new() { "epoll" };
+
+    [Theory]
+    [MemberData(nameof(Backends))]
+    public void Wait_WithATimeout_ReturnsNoEvents_NotBeforeTheTimeIsUp(string backend)
+    {
+        using IPoller poller = Create(backend);
+        PollEvent[] events = new PollEvent[8];
+
+        long started = Environment.TickCount64;
+        Assert.Equal(0, poller.Wait(events, 100));
+        long waited = Environment.TickCount64 - started;
+
+        Assert.True(waited >= 90, $"returned after {waited} ms"); // TickCount64 ticks in 10-16 ms steps
+        Assert.Equal(0, poller.Wait(events, 0));
+    }
 
     [Theory]
     [MemberData(nameof(Backends))]
@@ -46,10 +66,10 @@ public sealed class PollerContractTests
     }
 
     [Theory]
-    [MemberData(nameof(Backends))]
+    [MemberData(nameof(ReadinessBackends))]
     public async Task Readiness_IsReportedOncePerChange_WithTheRegistrationToken(string backend)
     {
-        using IPoller poller = Create(backend);
+        using IReadinessPoller poller = CreateReadiness(backend);
         (Socket local, Socket peer) = await ConnectedPairAsync();
         using (local)
         using (peer)
@@ -77,10 +97,10 @@ public sealed class PollerContractTests
     }
 
     [Theory]
-    [MemberData(nameof(Backends))]
+    [MemberData(nameof(ReadinessBackends))]
     public async Task Remove_StopsEvents(string backend)
     {
-        using IPoller poller = Create(backend);
+        using IReadinessPoller poller = CreateReadiness(backend);
         (Socket local, Socket peer) = await ConnectedPairAsync();
         using (local)
         using (peer)
@@ -96,10 +116,10 @@ public sealed class PollerContractTests
     }
 
     [Theory]
-    [MemberData(nameof(Backends))]
+    [MemberData(nameof(ReadinessBackends))]
     public async Task OnDemand_ReportsNothingUntilArmed_ThenOnceForWhatWasAsked_EvenIfItWasAlreadyReady(string backend)
     {
-        using IPoller poller = Create(backend);
+        using IReadinessPoller poller = CreateReadiness(backend);
         (Socket local, Socket peer) = await ConnectedPairAsync();
         using (local)
         using (peer)
@@ -131,6 +151,12 @@ public sealed class PollerContractTests
     }
 
     private static IPoller Create(string backend) => backend switch
+    {
+        "portable" => new SignalPoller(),
+        _ => CreateReadiness(backend),
+    };
+
+    private static IReadinessPoller CreateReadiness(string backend) => backend switch
     {
         "epoll" => new EpollPoller(),
         _ => throw new ArgumentOutOfRangeException(nameof(backend), backend, "Unknown backend."),

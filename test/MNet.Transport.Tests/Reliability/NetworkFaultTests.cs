@@ -53,12 +53,13 @@ public sealed class NetworkFaultTests(ITestOutputHelper output)
     }
 
     // Kestrel on MNet echoes each POST's body as it arrives (HTTP/1.1, chunked both ways), one HttpClient connection each.
-    [Fact]
-    public async Task Http_ThroughFaultyProxy_IntactOrCleanlyFailed()
+    [Theory]
+    [MemberData(nameof(Transports.MNet), MemberType = typeof(Transports))]
+    public async Task Http_ThroughFaultyProxy_IntactOrCleanlyFailed(TransportKind kind)
     {
         const int seed = 4;
         await using TestWebHost web = await TestWebHost.StartAsync(
-            TransportKind.MNet,
+            kind,
             app => app.MapPost("/echo", (HttpContext context) => context.Request.Body.CopyToAsync(context.Response.Body)));
         await using FaultProxy proxy = new(web.EndPoint, seed, cutProbability: 0.2, cutWithin: BytesPerConnection);
 

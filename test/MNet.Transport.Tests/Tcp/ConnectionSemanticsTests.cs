@@ -32,10 +32,11 @@ public sealed class ConnectionSemanticsTests
         await connection.DisposeAsync();
     }
 
-    [Fact]
-    public async Task Abort_ClosesWithReset()
+    [Theory]
+    [MemberData(nameof(Transports.MNet), MemberType = typeof(Transports))]
+    public async Task Abort_ClosesWithReset(TransportKind kind)
     {
-        await using ListenerScope scope = await ListenerScope.StartAsync(TransportKind.MNet);
+        await using ListenerScope scope = await ListenerScope.StartAsync(kind);
         using Socket client = await scope.ConnectAsync();
         ConnectionContext connection = await scope.AcceptAsync();
 
@@ -64,10 +65,11 @@ public sealed class ConnectionSemanticsTests
 
     // MNet only: Kestrel's Sockets transport races here. When its send sees the reset first, the
     // receive then reads a plain EOF and the input completes without saying why (seen in CI).
-    [Fact]
-    public async Task WritingToAResetPeer_EndsTheFlushesWithIsCompleted_AndTheInputSaysWhy()
+    [Theory]
+    [MemberData(nameof(Transports.MNet), MemberType = typeof(Transports))]
+    public async Task WritingToAResetPeer_EndsTheFlushesWithIsCompleted_AndTheInputSaysWhy(TransportKind kind)
     {
-        await using ListenerScope scope = await ListenerScope.StartAsync(TransportKind.MNet);
+        await using ListenerScope scope = await ListenerScope.StartAsync(kind);
         Socket client = await scope.ConnectAsync();
         ConnectionContext connection = await scope.AcceptAsync();
         client.LingerState = new LingerOption(true, 0);
@@ -107,12 +109,13 @@ public sealed class ConnectionSemanticsTests
         await connection.DisposeAsync();
     }
 
-    [Fact]
-    public async Task ReceiveBackpressure_BuffersNoMoreThanTheReadLimit_ThenDeliversEverything()
+    [Theory]
+    [MemberData(nameof(Transports.MNet), MemberType = typeof(Transports))]
+    public async Task ReceiveBackpressure_BuffersNoMoreThanTheReadLimit_ThenDeliversEverything(TransportKind kind)
     {
         const long limit = 64 * 1024;
         const int total = 8 * 1024 * 1024;
-        await using ListenerScope scope = await ListenerScope.StartAsync(TransportKind.MNet, o => o.MaxReadBufferSize = limit);
+        await using ListenerScope scope = await ListenerScope.StartAsync(kind, o => o.MaxReadBufferSize = limit);
         using Socket client = await scope.ConnectAsync();
         ConnectionContext connection = await scope.AcceptAsync();
         byte[] payload = new byte[total];

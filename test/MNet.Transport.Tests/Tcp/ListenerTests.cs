@@ -11,10 +11,11 @@ namespace MNet.Transport.Tests.Tcp;
 
 public sealed class ListenerTests
 {
-    [Fact]
-    public async Task IPv6Any_IsDualStack_AndAcceptsIPv4Clients()
+    [Theory]
+    [MemberData(nameof(Transports.MNet), MemberType = typeof(Transports))]
+    public async Task IPv6Any_IsDualStack_AndAcceptsIPv4Clients(TransportKind kind)
     {
-        await using ListenerScope scope = await ListenerScope.StartAsync(TransportKind.MNet, endPoint: new IPEndPoint(IPAddress.IPv6Any, 0));
+        await using ListenerScope scope = await ListenerScope.StartAsync(kind, endPoint: new IPEndPoint(IPAddress.IPv6Any, 0));
         int port = ((IPEndPoint)scope.Listener.EndPoint).Port;
 
         using Socket v4 = await scope.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port));
@@ -28,10 +29,11 @@ public sealed class ListenerTests
         Assert.Equal(port, ((IPEndPoint)fromV4.LocalEndPoint!).Port);
     }
 
-    [Fact]
-    public async Task Unbind_EndsAccepting_WhileAcceptedConnectionsKeepWorking()
+    [Theory]
+    [MemberData(nameof(Transports.MNet), MemberType = typeof(Transports))]
+    public async Task Unbind_EndsAccepting_WhileAcceptedConnectionsKeepWorking(TransportKind kind)
     {
-        await using ListenerScope scope = await ListenerScope.StartAsync(TransportKind.MNet);
+        await using ListenerScope scope = await ListenerScope.StartAsync(kind);
         EndPoint endPoint = scope.Listener.EndPoint;
         using Socket client = await scope.ConnectAsync();
         ConnectionContext connection = await scope.AcceptAsync();
@@ -49,11 +51,12 @@ public sealed class ListenerTests
         await connection.DisposeAsync();
     }
 
-    [Fact]
-    public async Task UnixSocket_AcceptsAndRemovesItsFileOnUnbind()
+    [Theory]
+    [MemberData(nameof(Transports.MNet), MemberType = typeof(Transports))]
+    public async Task UnixSocket_AcceptsAndRemovesItsFileOnUnbind(TransportKind kind)
     {
         string path = Path.Combine(Path.GetTempPath(), $"mnet-{Guid.NewGuid():N}.sock");
-        await using (ListenerScope scope = await ListenerScope.StartAsync(TransportKind.MNet, o => o.LoopCount = 2, new UnixDomainSocketEndPoint(path)))
+        await using (ListenerScope scope = await ListenerScope.StartAsync(kind, o => o.LoopCount = 2, new UnixDomainSocketEndPoint(path)))
         {
             for (int i = 0; i < 4; i++)
             {
@@ -69,13 +72,14 @@ public sealed class ListenerTests
         Assert.False(File.Exists(path));
     }
 
-    [Fact]
-    public async Task FactoryDispose_AbortsOpenConnections_AndLeavesNoThreadOrDescriptor()
+    [Theory]
+    [MemberData(nameof(Transports.MNet), MemberType = typeof(Transports))]
+    public async Task FactoryDispose_AbortsOpenConnections_AndLeavesNoThreadOrDescriptor(TransportKind kind)
     {
-        await (await ListenerScope.StartAsync(TransportKind.MNet)).DisposeAsync(); // loads what the scope needs
+        await (await ListenerScope.StartAsync(kind)).DisposeAsync(); // loads what the scope needs
         int fdBaseline = ProcessResources.OpenFileDescriptors;
         int loopBaseline = ProcessResources.LoopThreads;
-        MNetTransportFactory factory = new(Options.Create(new MNetTransportOptions { LoopCount = 2 }), NullLoggerFactory.Instance);
+        MNetTransportFactory factory = new(Options.Create(new MNetTransportOptions { LoopCount = 2, Backend = kind.Backend() }), NullLoggerFactory.Instance);
         IConnectionListener listener = await factory.BindAsync(new IPEndPoint(IPAddress.Loopback, 0));
         using Socket client = new(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         await client.ConnectAsync(listener.EndPoint);

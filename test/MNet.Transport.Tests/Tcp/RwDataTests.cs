@@ -8,10 +8,11 @@ public sealed class RwDataTests
 {
     private const long OneGiB = 1L << 30;
 
-    [Fact]
-    public async Task OneGiB_EchoedBothWaysAtOnce_ArrivesIntact_WithBoundedMemory()
+    [Theory]
+    [MemberData(nameof(Transports.MNet), MemberType = typeof(Transports))]
+    public async Task OneGiB_EchoedBothWaysAtOnce_ArrivesIntact_WithBoundedMemory(TransportKind kind)
     {
-        await using EchoServer server = await EchoServer.StartAsync(Transports.CreateFactory(TransportKind.MNet));
+        await using EchoServer server = await EchoServer.StartAsync(Transports.CreateFactory(kind));
         using Socket client = new(server.EndPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         await client.ConnectAsync(server.EndPoint);
 

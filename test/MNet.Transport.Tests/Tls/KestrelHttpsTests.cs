@@ -14,8 +14,10 @@ public sealed class KestrelHttpsTests
 
     public static TheoryData<TransportKind, string> Cases => new()
     {
-        { TransportKind.MNet, "1.1" },
-        { TransportKind.MNet, "2.0" },
+        { TransportKind.Epoll, "1.1" },
+        { TransportKind.Epoll, "2.0" },
+        { TransportKind.Portable, "1.1" },
+        { TransportKind.Portable, "2.0" },
         { TransportKind.Sockets, "1.1" },
         { TransportKind.Sockets, "2.0" },
     };
@@ -41,6 +43,6 @@ public sealed class KestrelHttpsTests
         Assert.Equal(version, hello.Version);
         Assert.Equal(TestEndpoints.Hello, await hello.Content.ReadAsStringAsync());
         Assert.Equal($"{payload.Length}:{Convert.ToHexString(SHA256.HashData(payload))}", await upload.Content.ReadAsStringAsync());
-        Assert.Equal(kind == TransportKind.MNet, await client.GetStringAsync("/transport") == "MNet.Transport");
+        Assert.Equal(kind.ConnectionTypeName(), await client.GetStringAsync("/transport"));
     }
 }

@@ -6,7 +6,7 @@ using Microsoft.AspNetCore.Connections;
 namespace MNet.Transport.Tcp;
 
 /// <summary>The client side: a nonblocking connect that finishes on the connection's loop.</summary>
-internal sealed partial class TcpConnection
+internal sealed partial class EpollConnection
 {
     /// <summary>
     /// Connects to <paramref name="remote"/> (IP or Unix) on <paramref name="settings"/>' loop and starts the connection.
@@ -29,7 +29,7 @@ internal sealed partial class TcpConnection
     {
         if (cancellationToken.IsCancellationRequested)
         {
-            result.TrySetException(Canceled(remote, cancellationToken));
+            result.TrySetException(ConnectCanceled(remote, cancellationToken));
             return;
         }
 
@@ -51,10 +51,10 @@ internal sealed partial class TcpConnection
             return;
         }
 
-        TcpConnection connection = new(fd, settings, localEndPoint: null, remote);
+        EpollConnection connection = new(fd, settings, localEndPoint: null, remote);
         try
         {
-            connection._registration = connection._loop.Register(fd, connection);
+            connection._registration = connection.Loop.Register(fd, connection);
         }
         catch (Exception ex)
         {
@@ -66,18 +66,18 @@ internal sealed partial class TcpConnection
         if (error == Errno.EINPROGRESS)
         {
             CancellationTokenRegistration cancel = cancellationToken.UnsafeRegister(
-                static state => ((TcpConnection)state!).Abort(new ConnectionAbortedException("The connect was canceled.")),
+                static state => ((EpollConnection)state!).Abort(new ConnectionAbortedException("The connect was canceled.")),
                 connection);
             await connection._writable.WaitAsync().ConfigureAwait(false);
             cancel.Dispose(); // waits out a callback in flight, so the abort check below sees it
 
-            error = connection._abortReason is null ? Libc.GetIntOption(fd, Libc.SOL_SOCKET, Libc.SO_ERROR) : 0;
-            if (connection._abortReason is not null || error != 0)
+            error = connection.AbortReason is null ? Libc.GetIntOption(fd, Libc.SOL_SOCKET, Libc.SO_ERROR) : 0;
+            if (connection.AbortReason is not null || error != 0)
             {
                 connection.FailConnect();
                 result.TrySetException(error != 0
                     ? Errno.ToSocketException(error, $"connect {remote}")
-                    : Canceled(remote, cancellationToken));
+                    : ConnectCanceled(remote, cancellationToken));
                 return;
             }
         }
@@ -120,11 +120,8 @@ internal sealed partial class TcpConnection
     /// <summary>Releases a connection whose connect did not succeed; nobody has seen its pipes.</summary>
     private void FailConnect()
     {
-        _input.Writer.Complete();
-        _output.Reader.Complete();
+        Input.Writer.Complete();
+        Output.Reader.Complete();
         Close();
     }
-
-    private static OperationCanceledException Canceled(EndPoint remote, CancellationToken cancellationToken)
-        => new($"The connect to {remote} was canceled.", cancellationToken);
 }

@@ -12,10 +12,10 @@ using Microsoft.Extensions.Logging;
 namespace MNet.Transport.Tcp;
 
 /// <summary>
-/// Listens on one endpoint. IP endpoints get one SO_REUSEPORT socket per loop so the kernel spreads accepts;
+/// The epoll backend's listener on one endpoint. IP endpoints get one SO_REUSEPORT socket per loop so the kernel spreads accepts;
 /// a Unix socket has one listening socket whose connections are handed to the loops in turn.
 /// </summary>
-internal sealed class MNetConnectionListener : IConnectionListener
+internal sealed class EpollConnectionListener : IConnectionListener
 {
     private static readonly long AcceptPauseLogInterval = Stopwatch.Frequency * 10;
     private readonly TcpConnectionSettings[] _settings;
@@ -29,11 +29,10 @@ internal sealed class MNetConnectionListener : IConnectionListener
     private readonly bool _localIsExact;
     private int _unbound;
 
-    private MNetConnectionListener(EndPoint endPoint, AddressFamily family, int[] fds, LoopGroup loops, TcpConnectionSettings[] settings, ILogger logger)
+    private EpollConnectionListener(EndPoint endPoint, AddressFamily family, int[] fds, LoopGroup loops, TcpConnectionSettings[] settings, ILogger logger)
     {
         EndPoint = endPoint;
-        // FileHandleEndPoint has no text of its own.
-        DisplayName = endPoint is FileHandleEndPoint handle ? $"inherited socket {handle.FileHandle}" : endPoint.ToString()!;
+        DisplayName = ListenEndPoints.DisplayName(endPoint);
         Logger = logger;
         _loops = loops;
         _settings = settings;
@@ -72,32 +71,20 @@ internal sealed class MNetConnectionListener : IConnectionListener
 
     public ILogger Logger { get; }
 
-    /// <summary>Whether <see cref="Bind"/> serves <paramref name="endPoint"/>.</summary>
-    public static bool CanBind(EndPoint endPoint) => endPoint switch
-    {
-        IPEndPoint ip => ip.AddressFamily is AddressFamily.InterNetwork or AddressFamily.InterNetworkV6,
-        UnixDomainSocketEndPoint => true,
-        FileHandleEndPoint handle => handle.FileHandleType is FileHandleType.Auto or FileHandleType.Tcp,
-        _ => false,
-    };
-
     /// <summary>
     /// Binds and starts accepting on <paramref name="endPoint"/>: an <see cref="IPEndPoint"/>, a
     /// <see cref="UnixDomainSocketEndPoint"/>, or a <see cref="FileHandleEndPoint"/> naming a listening stream socket
     /// this process inherited (the listener takes ownership of it).
     /// </summary>
     /// <exception cref="NotSupportedException"><paramref name="endPoint"/> is none of these.</exception>
-    public static MNetConnectionListener Bind(EndPoint endPoint, TransportRuntime runtime)
+    public static EpollConnectionListener Bind(EndPoint endPoint, TransportRuntime runtime)
     {
-        if (!CanBind(endPoint))
-        {
-            throw new NotSupportedException($"The MNet transport cannot bind {endPoint.GetType().Name} '{endPoint}'.");
-        }
+        ListenEndPoints.ThrowIfCannotBind(endPoint);
         (LoopGroup loops, TcpConnectionSettings[] settings) = runtime.EnsureStarted();
         if (endPoint is FileHandleEndPoint handle)
         {
             (int fd, AddressFamily family) = ListenSocket.Adopt(handle);
-            return new MNetConnectionListener(endPoint, family, [fd], loops, settings, runtime.Logger);
+            return new EpollConnectionListener(endPoint, family, [fd], loops, settings, runtime.Logger);
         }
 
         bool perLoopSockets = endPoint is IPEndPoint;
@@ -124,7 +111,7 @@ internal sealed class MNetConnectionListener : IConnectionListener
             throw;
         }
 
-        return new MNetConnectionListener(endPoint, endPoint.AddressFamily, fds, loops, settings, runtime.Logger);
+        return new EpollConnectionListener(endPoint, endPoint.AddressFamily, fds, loops, settings, runtime.Logger);
     }
 
     public async ValueTask<ConnectionContext?> AcceptAsync(CancellationToken cancellationToken = default)
@@ -154,10 +141,7 @@ internal sealed class MNetConnectionListener : IConnectionListener
             await orphan.DisposeAsync().ConfigureAwait(false);
         }
 
-        if (EndPoint is UnixDomainSocketEndPoint unix && unix.ToString() is { Length: > 0 } path && path[0] is not ('\0' or '@'))
-        {
-            File.Delete(path);
-        }
+        ListenEndPoints.DeleteUnixSocketFile(EndPoint);
     }
 
     public ValueTask DisposeAsync() => UnbindAsync();
@@ -184,7 +168,7 @@ internal sealed class MNetConnectionListener : IConnectionListener
 
         EndPoint? remote = SockAddr.ReadIP(peerAddress);
         EventLoop loop = _acceptors.Length == 1 && _loops.Count > 1 ? _loops.Next() : acceptingLoop;
-        TcpConnection connection = new(fd, _settings[loop.Id], local, remote);
+        EpollConnection connection = new(fd, _settings[loop.Id], local, remote);
 
         if (loop == acceptingLoop)
         {

@@ -1,0 +1,214 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.AspNetCore.Connections;
+
+namespace MNet.Transport.Tcp;
+
+/// <summary>
+/// The portable backend's connection: a <see cref="Socket"/> whose asynchronous receives and sends .NET's socket engine
+/// completes (epoll, kqueue or IOCP underneath). The loop owns its lifetime, runs its pipe continuations and closes it.
+/// </summary>
+internal sealed class PortableConnection : TcpConnection
+{
+    private const int StopReceivingRequested = 1;
+    private const int SendingEnded = 2;
+
+    private readonly Socket _socket;
+    private readonly SocketOperation _receiver;
+    private readonly SocketOperation _sender;
+    private ulong _registration;
+    private int _shutdownState;
+    private volatile bool _stopReceiving;
+
+    public PortableConnection(Socket socket, TcpConnectionSettings settings, EndPoint? localEndPoint, EndPoint? remoteEndPoint)
+        : base(settings, localEndPoint, remoteEndPoint)
+    {
+        _socket = socket;
+        _receiver = new SocketOperation(settings.SocketScheduler);
+        _sender = new SocketOperation(settings.SocketScheduler);
+    }
+
+    /// <summary>
+    /// Connects a new socket to <paramref name="remote"/> (IP or Unix) and starts the connection on
+    /// <paramref name="settings"/>' loop. Fails with a <see cref="SocketException"/> naming the endpoint, or
+    /// <see cref="OperationCanceledException"/>.
+    /// </summary>
+    public static async Task<TcpConnection> ConnectAsync(EndPoint remote, TcpConnectionSettings settings, CancellationToken cancellationToken)
+    {
+        Socket socket = new(remote.AddressFamily, SocketType.Stream, remote is IPEndPoint ? ProtocolType.Tcp : ProtocolType.Unspecified);
+        try
+        {
+            if (settings.NoDelay && remote is IPEndPoint)
+            {
+                socket.NoDelay = true;
+            }
+            await socket.ConnectAsync(remote, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            socket.Dispose();
+            throw ex switch
+            {
+                SocketException socketError => new SocketException((int)socketError.SocketErrorCode, $"{socketError.Message} (connect {remote})"),
+                OperationCanceledException => ConnectCanceled(remote, cancellationToken),
+                _ => ex,
+            };
+        }
+
+        PortableConnection connection = new(socket, settings, socket.LocalEndPoint, remote);
+        settings.Loop.Schedule(static state => ((PortableConnection)state!).Start(), connection);
+        return connection;
+    }
+
+    public override void Start()
+    {
+        try
+        {
+            _registration = Loop.Track(this);
+        }
+        catch (Exception ex)
+        {
+            _socket.Dispose();
+            FailStart(ex);
+            return;
+        }
+
+        _ = RunAsync();
+    }
+
+    protected override async Task ReceiveAsync()
+    {
+        PipeWriter writer = Input.Writer;
+        Exception? error = null;
+        try
+        {
+            while (!_stopReceiving)
+            {
+                // Wait for data before taking a buffer, so an idle connection holds none.
+                await _receiver.ReceiveAsync(_socket, Memory<byte>.Empty);
+                if (_stopReceiving)
+                {
+                    break;
+                }
+
+                Memory<byte> buffer = writer.GetMemory();
+                int received = await _receiver.ReceiveAsync(_socket, buffer);
+                if (received == 0)
+                {
+                    break; // FIN, after every byte before it
+                }
+                writer.Advance(received);
+                MarkActive();
+
+                FlushResult flush = await writer.FlushAsync().ConfigureAwait(false);
+                if (flush.IsCompleted || flush.IsCanceled)
+                {
+                    break;
+                }
+            }
+        }
+        catch (Exception ex)
+        {
+            error = Translate(ex);
+        }
+        CompleteInput(error);
+    }
+
+    protected override async Task SendAsync()
+    {
+        PipeReader reader = Output.Reader;
+        Exception? error = null;
+        try
+        {
+            while (true)
+            {
+                ReadResult result = await reader.ReadAsync().ConfigureAwait(false);
+                if (result.IsCanceled || AbortReason is not null || TransportError is not null)
+                {
+                    break;
+                }
+
+                ReadOnlySequence<byte> buffer = result.Buffer;
+                if (!buffer.IsEmpty)
+                {
+                    await _sender.SendAsync(_socket, buffer); // all of it: a stream send completes when everything is sent
+                    MarkActive();
+                }
+                reader.AdvanceTo(buffer.End);
+
+                if (result.IsCompleted)
+                {
+                    _socket.Shutdown(SocketShutdown.Send);
+                    break;
+                }
+            }
+        }
+        catch (Exception ex)
+        {
+            error = Translate(ex);
+        }
+
+        CompleteOutput(error);
+        OnShutdownStep(SendingEnded);
+    }
+
+    protected override void StopReceiving()
+    {
+        _stopReceiving = true;
+        Input.Writer.CancelPendingFlush();
+        OnShutdownStep(StopReceivingRequested);
+    }
+
+    protected override void StopSending() => Output.Reader.CancelPendingRead();
+
+    protected override void OnAborted()
+    {
+        try
+        {
+            _socket.LingerState = new LingerOption(enable: true, seconds: 0); // close with a reset
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+            // Already closed or reset: nothing to abort on the wire.
+        }
+        StopSending();
+        StopReceiving();
+        // Ends a receive or send in progress: they fail with OperationAborted and find the abort reason.
+        _socket.Dispose();
+    }
+
+    protected override void CloseSocket()
+    {
+        Loop.Unregister(_registration);
+        _socket.Dispose();
+    }
+
+    /// <summary>
+    /// A pending receive can only be ended by closing the socket, which must wait until sending has ended (what the
+    /// application wrote still drains). So the socket closes early once both happened: receiving was asked to stop
+    /// and sending ended. Any thread.
+    /// </summary>
+    private void OnShutdownStep(int step)
+    {
+        int before = Interlocked.Or(ref _shutdownState, step);
+        if ((before | step) == (StopReceivingRequested | SendingEnded) && before != (before | step))
+        {
+            _socket.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// What a failed operation means for the pipes: a reset for the peer's reset, nothing when the transport itself
+    /// ended the operation (abort, stop), the exception otherwise.
+    /// </summary>
+    private Exception? Translate(Exception exception) => exception switch
+    {
+        SocketException { SocketErrorCode: SocketError.ConnectionReset or SocketError.ConnectionAborted or SocketError.Shutdown } reset
+            => new ConnectionResetException(reset.Message, reset),
+        SocketException { SocketErrorCode: SocketError.OperationAborted or SocketError.Interrupted } or ObjectDisposedException
+            when AbortReason is not null || _stopReceiving => null,
+        _ => exception,
+    };
+}

@@ -25,7 +25,14 @@ public sealed class ServerHost : IAsyncDisposable
 
     public EndPoint EndPoint => Server.EndPoints[0];
 
+    public static Task<ServerHost> StartAsync(
+        Action<MNetServerOptions> configure,
+        Action<MNetTransportOptions>? transport = null,
+        TimeSpan? shutdownTimeout = null)
+        => StartAsync(MNetBackend.Auto, configure, transport, shutdownTimeout);
+
     public static async Task<ServerHost> StartAsync(
+        MNetBackend backend,
         Action<MNetServerOptions> configure,
         Action<MNetTransportOptions>? transport = null,
         TimeSpan? shutdownTimeout = null)
@@ -35,7 +42,11 @@ public sealed class ServerHost : IAsyncDisposable
         builder.Logging.AddProvider(log);
         builder.Logging.SetMinimumLevel(LogLevel.Debug);
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = shutdownTimeout ?? TimeSpan.FromSeconds(10));
-        builder.Services.Configure<MNetTransportOptions>(o => transport?.Invoke(o));
+        builder.Services.Configure<MNetTransportOptions>(o =>
+        {
+            o.Backend = backend;
+            transport?.Invoke(o);
+        });
         builder.Services.AddMNetServer(configure);
         IHost host = builder.Build();
         await host.StartAsync();

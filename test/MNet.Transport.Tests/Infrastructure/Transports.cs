@@ -35,6 +35,14 @@ public static class Transports
         _ => "SocketConnection",
     };
 
+    /// <summary>A client connection factory on <paramref name="backend"/>.</summary>
+    public static MNetConnectionFactory CreateClient(MNetBackend backend, Action<MNetTransportOptions>? configure = null)
+    {
+        MNetTransportOptions options = new() { Backend = backend };
+        configure?.Invoke(options);
+        return new MNetConnectionFactory(Options.Create(options), NullLoggerFactory.Instance);
+    }
+
     /// <summary>A bare listener factory for the transport, as Kestrel would get it.</summary>
     public static IConnectionListenerFactory CreateFactory(TransportKind kind, Action<MNetTransportOptions>? configure = null)
     {

@@ -20,15 +20,21 @@ public sealed class StandaloneServerTests
 {
     private static readonly IPEndPoint AnyLoopbackPort = new(IPAddress.Loopback, 0);
 
-    public static TheoryData<string> Channels => new() { "tcp", "unix" };
+    public static TheoryData<string, MNetBackend> ChannelsOnBackends => new()
+    {
+        { "tcp", MNetBackend.Epoll },
+        { "unix", MNetBackend.Epoll },
+        { "tcp", MNetBackend.Portable },
+        { "unix", MNetBackend.Portable },
+    };
 
     [Theory]
-    [MemberData(nameof(Channels))]
-    public async Task Echo_ThroughAddMNetServer_AndTheClientFactory(string channel)
+    [MemberData(nameof(ChannelsOnBackends))]
+    public async Task Echo_ThroughAddMNetServer_AndTheClientFactory(string channel, MNetBackend backend)
     {
         string path = Path.Combine(Path.GetTempPath(), $"mnet-{Guid.NewGuid():N}.sock");
-        await using ServerHost host = await ServerHost.StartAsync(o => ListenEcho(o, channel, path));
-        await using MNetConnectionFactory client = new();
+        await using ServerHost host = await ServerHost.StartAsync(backend, o => ListenEcho(o, channel, path));
+        await using MNetConnectionFactory client = Transports.CreateClient(backend);
 
         await using ConnectionContext connection = await client.ConnectAsync(host.EndPoint);
         await connection.Transport.Output.WriteAsync("hello, echo"u8.ToArray());
@@ -46,12 +52,12 @@ public sealed class StandaloneServerTests
     // most of the data is still in flight (and, with EPOLLRDHUP, before the server has read it): the server reads
     // every byte, echoes it, and only then ends the connection.
     [Theory]
-    [MemberData(nameof(Channels))]
-    public async Task FinWithDataInFlight_EveryByteIsEchoedBeforeTheServerCloses(string channel)
+    [MemberData(nameof(ChannelsOnBackends))]
+    public async Task FinWithDataInFlight_EveryByteIsEchoedBeforeTheServerCloses(string channel, MNetBackend backend)
     {
         const int Clients = 32, Bytes = 1024 * 1024;
         string path = Path.Combine(Path.GetTempPath(), $"mnet-{Guid.NewGuid():N}.sock");
-        await using ServerHost host = await ServerHost.StartAsync(o => ListenEcho(o, channel, path));
+        await using ServerHost host = await ServerHost.StartAsync(backend, o => ListenEcho(o, channel, path));
         byte[] upload = BytePattern.Block(Bytes);
 
         long[] echoed = await Task.WhenAll(Enumerable.Range(0, Clients).Select(async _ =>
@@ -71,12 +77,13 @@ public sealed class StandaloneServerTests
         File.Delete(path);
     }
 
-    [Fact]
-    public async Task OneGiB_EchoedBothWaysAtOnce_ThroughTheServerAndTheClientFactory()
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public async Task OneGiB_EchoedBothWaysAtOnce_ThroughTheServerAndTheClientFactory(MNetBackend backend)
     {
         const long OneGiB = 1L << 30;
-        await using ServerHost host = await ServerHost.StartAsync(o => o.ListenTcp(AnyLoopbackPort, c => c.UseConnectionHandler<EchoHandler>()));
-        await using MNetConnectionFactory client = new();
+        await using ServerHost host = await ServerHost.StartAsync(backend, o => o.ListenTcp(AnyLoopbackPort, c => c.UseConnectionHandler<EchoHandler>()));
+        await using MNetConnectionFactory client = Transports.CreateClient(backend);
         await using ConnectionContext connection = await client.ConnectAsync(host.EndPoint);
 
         Task sending = Task.Run(async () =>
@@ -96,11 +103,12 @@ public sealed class StandaloneServerTests
         Assert.Equal(OneGiB, received);
     }
 
-    [Fact]
-    public async Task Clients256_ConnectEchoDisconnect_5Rounds_FdCountReturnsToBaseline()
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public async Task Clients256_ConnectEchoDisconnect_5Rounds_FdCountReturnsToBaseline(MNetBackend backend)
     {
-        await using ServerHost host = await ServerHost.StartAsync(o => o.ListenTcp(AnyLoopbackPort, c => c.UseConnectionHandler<EchoHandler>()));
-        await using MNetConnectionFactory client = new();
+        await using ServerHost host = await ServerHost.StartAsync(backend, o => o.ListenTcp(AnyLoopbackPort, c => c.UseConnectionHandler<EchoHandler>()));
+        await using MNetConnectionFactory client = Transports.CreateClient(backend);
         Assert.True(await EchoOnceAsync(client, host.EndPoint, -1)); // loads what the rounds use
         int baseline = ProcessResources.OpenFileDescriptors;
 
@@ -115,10 +123,11 @@ public sealed class StandaloneServerTests
         Assert.Equal(0, await ProcessResources.SettleAsync(() => host.Server.ConnectionCount, 0));
     }
 
-    [Fact]
-    public async Task AHandlerThatThrows_ClosesItsConnection_IsLogged_AndTheServerKeepsServing()
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public async Task AHandlerThatThrows_ClosesItsConnection_IsLogged_AndTheServerKeepsServing(MNetBackend backend)
     {
-        await using ServerHost host = await ServerHost.StartAsync(o => o.ListenTcp(AnyLoopbackPort, c => c
+        await using ServerHost host = await ServerHost.StartAsync(backend, o => o.ListenTcp(AnyLoopbackPort, c => c
             .Use(next => async connection =>
             {
                 ReadResult first = await connection.Transport.Input.ReadAsync();
@@ -130,7 +139,7 @@ public sealed class StandaloneServerTests
                 await next(connection);
             })
             .UseConnectionHandler<EchoHandler>()));
-        await using MNetConnectionFactory client = new();
+        await using MNetConnectionFactory client = Transports.CreateClient(backend);
 
         await using ConnectionContext failing = await client.ConnectAsync(host.EndPoint);
         await failing.Transport.Output.WriteAsync("!"u8.ToArray());
@@ -143,11 +152,12 @@ public sealed class StandaloneServerTests
         Assert.True(await EchoOnceAsync(client, host.EndPoint, 7));
     }
 
-    [Fact]
-    public async Task Stop_WaitsForOpenConnections_ThenAbortsThemAtTheShutdownTimeout()
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public async Task Stop_WaitsForOpenConnections_ThenAbortsThemAtTheShutdownTimeout(MNetBackend backend)
     {
         TaskCompletionSource<ConnectionContext> started = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        ServerHost host = await ServerHost.StartAsync(
+        ServerHost host = await ServerHost.StartAsync(backend, 
             o => o.ListenTcp(AnyLoopbackPort, c => c.Run(async connection =>
             {
                 started.SetResult(connection);
@@ -155,7 +165,7 @@ public sealed class StandaloneServerTests
             })),
             shutdownTimeout: TimeSpan.FromMilliseconds(500));
         EndPoint endPoint = host.EndPoint;
-        await using MNetConnectionFactory client = new();
+        await using MNetConnectionFactory client = Transports.CreateClient(backend);
         await using ConnectionContext connection = await client.ConnectAsync(endPoint);
         await started.Task.WaitAsync(TimeSpan.FromSeconds(10));
 
@@ -175,28 +185,30 @@ public sealed class StandaloneServerTests
         await host.DisposeAsync();
     }
 
-    [Fact]
-    public async Task ListenHandle_ServesAnInheritedListeningSocket_AndRejectsOtherHandles()
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public async Task ListenHandle_ServesAnInheritedListeningSocket_AndRejectsOtherHandles(MNetBackend backend)
     {
         int fd = MNet.Transport.Tcp.ListenSocket.Open(AnyLoopbackPort, 16, reusePort: false);
         EndPoint bound = MNet.Transport.Native.SockAddr.GetSockName(fd, AddressFamily.InterNetwork)!;
-        await using (ServerHost host = await ServerHost.StartAsync(o => o.ListenHandle((ulong)fd, c => c.UseConnectionHandler<EchoHandler>())))
+        await using (ServerHost host = await ServerHost.StartAsync(backend, o => o.ListenHandle((ulong)fd, c => c.UseConnectionHandler<EchoHandler>())))
         {
-            await using MNetConnectionFactory client = new();
+            await using MNetConnectionFactory client = Transports.CreateClient(backend);
             Assert.True(await EchoOnceAsync(client, bound, 42));
         }
 
         using FileStream notASocket = File.OpenRead("/proc/self/status");
-        ArgumentException rejected = await Assert.ThrowsAsync<ArgumentException>(() => ServerHost.StartAsync(
+        ArgumentException rejected = await Assert.ThrowsAsync<ArgumentException>(() => ServerHost.StartAsync(backend, 
             o => o.ListenHandle((ulong)notASocket.SafeFileHandle.DangerousGetHandle(), c => c.UseConnectionHandler<EchoHandler>())));
         Assert.Contains("not a listening stream socket", rejected.Message, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public async Task APeerThatVanishesMidWrite_EndsOnlyThatConnection_AndLeaksNothing()
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public async Task APeerThatVanishesMidWrite_EndsOnlyThatConnection_AndLeaksNothing(MNetBackend backend)
     {
         TaskCompletionSource<Exception?> writerEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using ServerHost host = await ServerHost.StartAsync(o => o.ListenTcp(AnyLoopbackPort, c => c.Run(async connection =>
+        await using ServerHost host = await ServerHost.StartAsync(backend, o => o.ListenTcp(AnyLoopbackPort, c => c.Run(async connection =>
         {
             byte[] block = BytePattern.Block();
             try
@@ -233,11 +245,12 @@ public sealed class StandaloneServerTests
         BytePattern.Verify(received.AsSpan(0, count), 0); // the server still serves new connections
     }
 
-    [Fact]
-    public async Task AClientThatNeverReads_StallsTheWriter_WithinTheWriteBufferLimit()
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public async Task AClientThatNeverReads_StallsTheWriter_WithinTheWriteBufferLimit(MNetBackend backend)
     {
         long written = 0;
-        await using ServerHost host = await ServerHost.StartAsync(
+        await using ServerHost host = await ServerHost.StartAsync(backend, 
             o => o.ListenTcp(AnyLoopbackPort, c => c.Run(async connection =>
             {
                 byte[] block = BytePattern.Block();
@@ -266,12 +279,13 @@ public sealed class StandaloneServerTests
     // A peer that stops reading holds the server's writer at the buffer limit; with an idle timeout the stalled
     // connection is then aborted (nothing was sent or received for that long), the writer is released and the
     // client sees the reset.
-    [Fact]
-    public async Task AClientThatStopsReading_IsAbortedByTheIdleTimeout_ReleasingTheStalledWriter()
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public async Task AClientThatStopsReading_IsAbortedByTheIdleTimeout_ReleasingTheStalledWriter(MNetBackend backend)
     {
         long written = 0;
         TaskCompletionSource<Exception?> writerEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using ServerHost host = await ServerHost.StartAsync(
+        await using ServerHost host = await ServerHost.StartAsync(backend, 
             o =>
             {
                 o.IdleTimeout = TimeSpan.FromSeconds(1);
@@ -312,8 +326,9 @@ public sealed class StandaloneServerTests
         Assert.Equal(SocketError.ConnectionReset, reset.SocketErrorCode);
     }
 
-    [Fact]
-    public async Task Connect_ToAClosedPort_IsRefused_NamingTheEndpoint()
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public async Task Connect_ToAClosedPort_IsRefused_NamingTheEndpoint(MNetBackend backend)
     {
         IPEndPoint closed;
         using (Socket probe = new(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))
@@ -321,7 +336,7 @@ public sealed class StandaloneServerTests
             probe.Bind(AnyLoopbackPort);
             closed = (IPEndPoint)probe.LocalEndPoint!;
         }
-        await using MNetConnectionFactory client = new();
+        await using MNetConnectionFactory client = Transports.CreateClient(backend);
 
         SocketException refused = await Assert.ThrowsAsync<SocketException>(async () => await client.ConnectAsync(closed));
 
@@ -329,13 +344,14 @@ public sealed class StandaloneServerTests
         Assert.Contains(closed.ToString(), refused.Message, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public async Task Connect_ThatCannotComplete_IsCanceledByTheToken_NamingTheEndpoint_AndLeaksNothing()
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public async Task Connect_ThatCannotComplete_IsCanceledByTheToken_NamingTheEndpoint_AndLeaksNothing(MNetBackend backend)
     {
         await WithHangingEndPointAsync(async hangingEndPoint =>
         {
             int baseline = ProcessResources.OpenFileDescriptors;
-            await using MNetConnectionFactory hanging = new();
+            await using MNetConnectionFactory hanging = Transports.CreateClient(backend);
 
             using CancellationTokenSource timeout = new(TimeSpan.FromMilliseconds(300));
             OperationCanceledException canceled = await Assert.ThrowsAnyAsync<OperationCanceledException>(
@@ -349,13 +365,13 @@ public sealed class StandaloneServerTests
         });
     }
 
-    [Fact]
-    public async Task ConnectTimeout_FailsAConnectThatCannotComplete_WithTimedOut_NamingTheEndpoint()
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public async Task ConnectTimeout_FailsAConnectThatCannotComplete_WithTimedOut_NamingTheEndpoint(MNetBackend backend)
     {
         await WithHangingEndPointAsync(async hangingEndPoint =>
         {
-            await using MNetConnectionFactory client = new(
-                Options.Create(new MNetTransportOptions { ConnectTimeout = TimeSpan.FromMilliseconds(300) }), NullLoggerFactory.Instance);
+            await using MNetConnectionFactory client = Transports.CreateClient(backend, o => o.ConnectTimeout = TimeSpan.FromMilliseconds(300));
             long start = Stopwatch.GetTimestamp();
 
             SocketException timedOut = await Assert.ThrowsAsync<SocketException>(async () => await client.ConnectAsync(hangingEndPoint));
@@ -396,13 +412,14 @@ public sealed class StandaloneServerTests
         }
     }
 
-    [Fact]
-    public async Task Connect_ToAHostName_FallsBackAcrossAddresses()
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public async Task Connect_ToAHostName_FallsBackAcrossAddresses(MNetBackend backend)
     {
         IPAddress[] localhost = await System.Net.Dns.GetHostAddressesAsync("localhost");
-        await using ServerHost host = await ServerHost.StartAsync(o => o.ListenTcp(AnyLoopbackPort, c => c.UseConnectionHandler<EchoHandler>()));
+        await using ServerHost host = await ServerHost.StartAsync(backend, o => o.ListenTcp(AnyLoopbackPort, c => c.UseConnectionHandler<EchoHandler>()));
         int port = ((IPEndPoint)host.EndPoint).Port;
-        await using MNetConnectionFactory client = new();
+        await using MNetConnectionFactory client = Transports.CreateClient(backend);
 
         // Only 127.0.0.1 listens; if "localhost" also resolves to ::1, that attempt is refused and the next one wins.
         Assert.True(await EchoOnceAsync(client, new DnsEndPoint("localhost", port), 5));
@@ -413,10 +430,11 @@ public sealed class StandaloneServerTests
         await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await client.ConnectAsync(new DnsEndPoint("localhost", port), canceled.Token));
     }
 
-    [Fact]
-    public async Task IdleTimeout_AbortsAQuietConnection_AndSparesABusyOne()
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public async Task IdleTimeout_AbortsAQuietConnection_AndSparesABusyOne(MNetBackend backend)
     {
-        await using ServerHost host = await ServerHost.StartAsync(o =>
+        await using ServerHost host = await ServerHost.StartAsync(backend, o =>
         {
             o.IdleTimeout = TimeSpan.FromSeconds(1);
             o.ListenTcp(AnyLoopbackPort, c => c.UseConnectionHandler<EchoHandler>());
@@ -451,12 +469,13 @@ public sealed class StandaloneServerTests
         Assert.Equal("IdleTimeout", error.ParamName);
     }
 
-    [Fact]
-    public async Task Connect_ToAHostName_ResolvesThroughTheConfiguredDnsServers()
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public async Task Connect_ToAHostName_ResolvesThroughTheConfiguredDnsServers(MNetBackend backend)
     {
         await using FakeDnsServer dns = FakeDnsServer.Start();
         dns.Zone.AddAaaa("echo.mnet.test", "::1").AddA("echo.mnet.test", "127.0.0.1");
-        await using ServerHost host = await ServerHost.StartAsync(o => o.ListenTcp(AnyLoopbackPort, c => c.UseConnectionHandler<EchoHandler>()));
+        await using ServerHost host = await ServerHost.StartAsync(backend, o => o.ListenTcp(AnyLoopbackPort, c => c.UseConnectionHandler<EchoHandler>()));
         int port = ((IPEndPoint)host.EndPoint).Port;
         DnsResolverOptions resolver = new() { HostsFilePath = null };
         resolver.Servers.Add(dns.EndPoint);

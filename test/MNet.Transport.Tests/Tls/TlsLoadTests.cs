@@ -20,12 +20,13 @@ public sealed class TlsLoadTests
     // streaming in. SslStream does not keep the SSL_shutdown that makes the close_notify apart from a decryption, and
     // before TlsDuplexPipe's session gate a record could vanish between them: a later record failed its MAC, or the
     // client waited forever for bytes it would never get (3 of 3 runs of this test hung).
-    [Fact]
-    public async Task HalfClosing_WhileRecordsStreamIn_LosesNoRecord()
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public async Task HalfClosing_WhileRecordsStreamIn_LosesNoRecord(MNetBackend backend)
     {
         const int Connections = 3000, Records = 60, RecordSize = 16 * 1024;
         byte[] record = BytePattern.Block(RecordSize);
-        await using ServerHost host = await ServerHost.StartAsync(o => o.ListenTcp(AnyLoopbackPort, c => c.UseTls(Certificate).Run(async connection =>
+        await using ServerHost host = await ServerHost.StartAsync(backend, o => o.ListenTcp(AnyLoopbackPort, c => c.UseTls(Certificate).Run(async connection =>
         {
             for (int i = 0; i < Records; i++)
             {
@@ -36,7 +37,7 @@ public sealed class TlsLoadTests
             }
             await PipeDrain.ReadToEndAsync(connection.Transport.Input);
         })));
-        await using MNetConnectionFactory factory = new();
+        await using MNetConnectionFactory factory = Transports.CreateClient(backend);
         using SemaphoreSlim inFlight = new(32);
 
         long[] received = await Task.WhenAll(Enumerable.Range(0, Connections).Select(async i =>
@@ -60,12 +61,13 @@ public sealed class TlsLoadTests
         Assert.All(received, r => Assert.Equal((long)Records * RecordSize, r));
     }
 
-    [Fact]
-    public async Task TlsRwData_OneGiB_EchoedBothWaysAtOnce_ArrivesIntact()
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public async Task TlsRwData_OneGiB_EchoedBothWaysAtOnce_ArrivesIntact(MNetBackend backend)
     {
         const long OneGiB = 1L << 30;
-        await using ServerHost host = await ServerHost.StartAsync(o => o.ListenTcp(AnyLoopbackPort, c => c.UseTls(Certificate).UseConnectionHandler<EchoHandler>()));
-        await using MNetConnectionFactory factory = new();
+        await using ServerHost host = await ServerHost.StartAsync(backend, o => o.ListenTcp(AnyLoopbackPort, c => c.UseTls(Certificate).UseConnectionHandler<EchoHandler>()));
+        await using MNetConnectionFactory factory = Transports.CreateClient(backend);
         await using ConnectionContext connection = await factory.ConnectTlsAsync(host.EndPoint, PinnedClientOptions());
 
         Task writing = BytePattern.WriteAsync(connection.Transport.Output, OneGiB, blockSize: 256 * 1024);
@@ -75,16 +77,17 @@ public sealed class TlsLoadTests
         Assert.Equal(OneGiB, received);
     }
 
-    [Fact]
-    public async Task TlsReconnect_256Clients_5Rounds_FdCountReturnsToBaseline()
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public async Task TlsReconnect_256Clients_5Rounds_FdCountReturnsToBaseline(MNetBackend backend)
     {
         // A first handshake loads what TLS needs (OpenSSL, its descriptors) before the baseline is read.
-        await using (ServerHost warmUp = await StartEchoServerAsync())
+        await using (ServerHost warmUp = await StartEchoServerAsync(backend))
         {
             Assert.True(await EchoOnceOverTlsAsync(warmUp.EndPoint, -1));
         }
         int baseline = ProcessResources.OpenFileDescriptors;
-        ServerHost host = await StartEchoServerAsync();
+        ServerHost host = await StartEchoServerAsync(backend);
         int serverFds = ProcessResources.OpenFileDescriptors;
 
         for (int round = 0; round < 5; round++)
@@ -101,8 +104,8 @@ public sealed class TlsLoadTests
         Assert.True(remaining <= baseline, $"{remaining} descriptors open, {baseline} before: {ProcessResources.DescribeFileDescriptors()}");
     }
 
-    private static Task<ServerHost> StartEchoServerAsync()
-        => ServerHost.StartAsync(o => o.ListenTcp(AnyLoopbackPort, c => c.UseTls(Certificate).UseConnectionHandler<EchoHandler>()));
+    private static Task<ServerHost> StartEchoServerAsync(MNetBackend backend)
+        => ServerHost.StartAsync(backend, o => o.ListenTcp(AnyLoopbackPort, c => c.UseTls(Certificate).UseConnectionHandler<EchoHandler>()));
 
     private static SslClientAuthenticationOptions PinnedClientOptions() => TestCertificates.PinnedClientOptions(Certificate);
 

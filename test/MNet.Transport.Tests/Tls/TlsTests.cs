@@ -23,12 +23,13 @@ public sealed class TlsTests
     private static readonly IPEndPoint AnyLoopbackPort = new(IPAddress.Loopback, 0);
     private static readonly X509Certificate2 ServerCertificate = TestCertificates.Server("localhost");
 
-    [Fact]
-    public async Task APattern_IsEchoedIntactThroughTls_AndTheHandshakeIsReportedOnBothSides()
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public async Task APattern_IsEchoedIntactThroughTls_AndTheHandshakeIsReportedOnBothSides(MNetBackend backend)
     {
         const int Length = 8 * 1024 * 1024;
         SslProtocols serverSaw = SslProtocols.None;
-        await using ServerHost host = await ServerHost.StartAsync(o => o.ListenTcp(AnyLoopbackPort, c => c
+        await using ServerHost host = await ServerHost.StartAsync(backend, o => o.ListenTcp(AnyLoopbackPort, c => c
             .UseTls(ServerCertificate)
             .Use(next => connection =>
             {
@@ -36,7 +37,7 @@ public sealed class TlsTests
                 return next(connection);
             })
             .UseConnectionHandler<EchoHandler>()));
-        await using MNetConnectionFactory factory = new();
+        await using MNetConnectionFactory factory = Transports.CreateClient(backend);
 
         await using ConnectionContext connection = await factory.ConnectTlsAsync(host.EndPoint, TrustOnly(ServerCertificate));
         Task writing = BytePattern.WriteAsync(connection.Transport.Output, Length);
@@ -48,36 +49,38 @@ public sealed class TlsTests
         Assert.Equal(clientSaw, serverSaw);
     }
 
-    [Fact]
-    public async Task Sni_PicksTheCertificateForTheHostNameAsked()
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public async Task Sni_PicksTheCertificateForTheHostNameAsked(MNetBackend backend)
     {
         X509Certificate2 alpha = TestCertificates.Server("alpha.test");
         X509Certificate2 beta = TestCertificates.Server("beta.test");
-        await using ServerHost host = await ServerHost.StartAsync(o => o.ListenTcp(AnyLoopbackPort, c => c
+        await using ServerHost host = await ServerHost.StartAsync(backend, o => o.ListenTcp(AnyLoopbackPort, c => c
             .UseTls(new TlsServerOptions
             {
                 ServerCertificateSelector = (_, hostName) => hostName switch { "alpha.test" => alpha, "beta.test" => beta, _ => null },
             })
             .UseConnectionHandler<EchoHandler>()));
-        await using MNetConnectionFactory factory = new();
+        await using MNetConnectionFactory factory = Transports.CreateClient(backend);
 
         foreach (X509Certificate2 expected in new[] { alpha, beta })
         {
             await using ConnectionContext connection = await factory.ConnectTlsAsync(host.EndPoint, TrustOnly(expected, expected.GetNameInfo(X509NameType.DnsName, false)));
             await EchoOnceAsync(connection);
         }
-        await using MNetConnectionFactory other = new();
+        await using MNetConnectionFactory other = Transports.CreateClient(backend);
         await Assert.ThrowsAsync<AuthenticationException>(async () => await other.ConnectTlsAsync(host.EndPoint, TrustOnly(alpha, "gamma.test")));
     }
 
-    [Fact]
-    public async Task Alpn_NegotiatesTheProtocolBothSidesSpeak()
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public async Task Alpn_NegotiatesTheProtocolBothSidesSpeak(MNetBackend backend)
     {
         SslApplicationProtocol echo = new("echo/1");
         string? serverSaw = null;
         TlsServerOptions options = new() { ServerCertificate = ServerCertificate };
         options.ApplicationProtocols.AddRange([SslApplicationProtocol.Http2, echo]);
-        await using ServerHost host = await ServerHost.StartAsync(o => o.ListenTcp(AnyLoopbackPort, c => c
+        await using ServerHost host = await ServerHost.StartAsync(backend, o => o.ListenTcp(AnyLoopbackPort, c => c
             .UseTls(options)
             .Use(next => connection =>
             {
@@ -85,7 +88,7 @@ public sealed class TlsTests
                 return next(connection);
             })
             .UseConnectionHandler<EchoHandler>()));
-        await using MNetConnectionFactory factory = new();
+        await using MNetConnectionFactory factory = Transports.CreateClient(backend);
         SslClientAuthenticationOptions client = TrustOnly(ServerCertificate);
         client.ApplicationProtocols = [echo];
 
@@ -96,13 +99,14 @@ public sealed class TlsTests
         Assert.Equal("echo/1", serverSaw);
     }
 
-    [Fact]
-    public async Task ARequiredClientCertificate_RefusesAClientWithoutOne_AndAcceptsTheTrustedOne()
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public async Task ARequiredClientCertificate_RefusesAClientWithoutOne_AndAcceptsTheTrustedOne(MNetBackend backend)
     {
         X509Certificate2 trusted = TestCertificates.Client("trusted");
         X509Certificate2 stranger = TestCertificates.Client("stranger");
         string? serverSaw = null;
-        await using ServerHost host = await ServerHost.StartAsync(o => o.ListenTcp(AnyLoopbackPort, c => c
+        await using ServerHost host = await ServerHost.StartAsync(backend, o => o.ListenTcp(AnyLoopbackPort, c => c
             .UseTls(new TlsServerOptions
             {
                 ServerCertificate = ServerCertificate,
@@ -116,7 +120,7 @@ public sealed class TlsTests
                 return next(connection);
             })
             .UseConnectionHandler<EchoHandler>()));
-        await using MNetConnectionFactory factory = new();
+        await using MNetConnectionFactory factory = Transports.CreateClient(backend);
 
         await AssertRefusedAsync(factory, host.EndPoint, TrustOnly(ServerCertificate));
         SslClientAuthenticationOptions withStranger = TrustOnly(ServerCertificate);
@@ -130,14 +134,15 @@ public sealed class TlsTests
         Assert.Equal("CN=trusted", serverSaw);
     }
 
-    [Fact]
-    public async Task UntrustedAndExpiredCertificates_AreRefusedByTheClient_SayingWhy()
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public async Task UntrustedAndExpiredCertificates_AreRefusedByTheClient_SayingWhy(MNetBackend backend)
     {
         X509Certificate2 expired = TestCertificates.Server("localhost", DateTimeOffset.UtcNow.AddDays(-10), DateTimeOffset.UtcNow.AddDays(-1));
-        await using ServerHost host = await ServerHost.StartAsync(o => o
+        await using ServerHost host = await ServerHost.StartAsync(backend, o => o
             .ListenTcp(AnyLoopbackPort, c => c.UseTls(ServerCertificate).UseConnectionHandler<EchoHandler>())
             .ListenTcp(AnyLoopbackPort, c => c.UseTls(expired).UseConnectionHandler<EchoHandler>()));
-        await using MNetConnectionFactory factory = new();
+        await using MNetConnectionFactory factory = Transports.CreateClient(backend);
 
         // The system's default validation: a self-signed certificate is not trusted.
         AuthenticationException untrusted = await Assert.ThrowsAsync<AuthenticationException>(async () =>
@@ -156,10 +161,11 @@ public sealed class TlsTests
         Assert.Contains("certificate", outOfDate.Message, StringComparison.OrdinalIgnoreCase);
     }
 
-    [Fact]
-    public async Task BadClients_CloseOnlyTheirOwnConnections_EachLoggedOnce_AndTheServerServesOthers()
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public async Task BadClients_CloseOnlyTheirOwnConnections_EachLoggedOnce_AndTheServerServesOthers(MNetBackend backend)
     {
-        await using ServerHost host = await ServerHost.StartAsync(o => o.ListenTcp(AnyLoopbackPort, c => c
+        await using ServerHost host = await ServerHost.StartAsync(backend, o => o.ListenTcp(AnyLoopbackPort, c => c
             .UseTls(new TlsServerOptions { ServerCertificate = ServerCertificate, HandshakeTimeout = TimeSpan.FromSeconds(2) })
             .UseConnectionHandler<EchoHandler>()));
         IPEndPoint endPoint = (IPEndPoint)host.EndPoint;
@@ -175,7 +181,7 @@ public sealed class TlsTests
         int open = await ProcessResources.SettleAsync(() => ProcessResources.OpenFileDescriptors, baseline);
         Assert.True(open <= baseline, $"{open} descriptors open, {baseline} before: {ProcessResources.DescribeFileDescriptors()}");
 
-        await using MNetConnectionFactory factory = new();
+        await using MNetConnectionFactory factory = Transports.CreateClient(backend);
         await using (ConnectionContext connection = await factory.ConnectTlsAsync(host.EndPoint, TrustOnly(ServerCertificate)))
         {
             await EchoOnceAsync(connection);
@@ -187,12 +193,13 @@ public sealed class TlsTests
         Assert.Equal(0, await ProcessResources.SettleAsync(() => host.Server.ConnectionCount, 0));
     }
 
-    [Fact]
-    public async Task APeerThatClosesWithoutCloseNotify_FailsTheInput_WhileACleanCloseEndsIt()
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public async Task APeerThatClosesWithoutCloseNotify_FailsTheInput_WhileACleanCloseEndsIt(MNetBackend backend)
     {
         TaskCompletionSource<Exception?> ending = new(TaskCreationOptions.RunContinuationsAsynchronously);
         string? received = null;
-        await using ServerHost host = await ServerHost.StartAsync(o => o.ListenTcp(AnyLoopbackPort, c => c
+        await using ServerHost host = await ServerHost.StartAsync(backend, o => o.ListenTcp(AnyLoopbackPort, c => c
             .UseTls(ServerCertificate)
             .Run(async connection =>
             {
@@ -219,7 +226,7 @@ public sealed class TlsTests
         }
 
         ending = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using MNetConnectionFactory factory = new();
+        await using MNetConnectionFactory factory = Transports.CreateClient(backend);
         ConnectionContext clean = await factory.ConnectTlsAsync(host.EndPoint, TrustOnly(ServerCertificate));
         await clean.Transport.Output.WriteAsync("whole"u8.ToArray());
         await clean.DisposeAsync(); // close_notify, then FIN
@@ -227,17 +234,18 @@ public sealed class TlsTests
         Assert.Equal("whole", received);
     }
 
-    [Fact]
-    public async Task AnOutputEndedByAnError_IsNotClosedWithCloseNotify_SoThePeerSeesItCutShort()
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public async Task AnOutputEndedByAnError_IsNotClosedWithCloseNotify_SoThePeerSeesItCutShort(MNetBackend backend)
     {
-        await using ServerHost host = await ServerHost.StartAsync(o => o.ListenTcp(AnyLoopbackPort, c => c
+        await using ServerHost host = await ServerHost.StartAsync(backend, o => o.ListenTcp(AnyLoopbackPort, c => c
             .UseTls(ServerCertificate)
             .Run(async connection =>
             {
                 await connection.Transport.Output.WriteAsync("partial"u8.ToArray());
                 await connection.Transport.Output.CompleteAsync(new InvalidOperationException("the response failed halfway"));
             })));
-        await using MNetConnectionFactory factory = new();
+        await using MNetConnectionFactory factory = Transports.CreateClient(backend);
         await using ConnectionContext connection = await factory.ConnectTlsAsync(host.EndPoint, TrustOnly(ServerCertificate));
 
         // The error comes with the data or after it; the pipe reports it as soon as it is there.
@@ -245,10 +253,11 @@ public sealed class TlsTests
         Assert.Contains("close_notify", cut.Message, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public async Task ASynchronousComplete_DeliversWhatWasWritten_ThenClosesCleanly()
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public async Task ASynchronousComplete_DeliversWhatWasWritten_ThenClosesCleanly(MNetBackend backend)
     {
-        await using ServerHost host = await ServerHost.StartAsync(o => o.ListenTcp(AnyLoopbackPort, c => c
+        await using ServerHost host = await ServerHost.StartAsync(backend, o => o.ListenTcp(AnyLoopbackPort, c => c
             .UseTls(ServerCertificate)
             .Run(connection =>
             {
@@ -258,7 +267,7 @@ public sealed class TlsTests
                 output.Complete();
                 return Task.CompletedTask;
             })));
-        await using MNetConnectionFactory factory = new();
+        await using MNetConnectionFactory factory = Transports.CreateClient(backend);
         await using ConnectionContext connection = await factory.ConnectTlsAsync(host.EndPoint, TrustOnly(ServerCertificate));
 
         byte[] all = await PipeDrain.ReadToEndAsync(connection.Transport.Input).WaitAsync(TimeSpan.FromSeconds(10));
@@ -266,18 +275,19 @@ public sealed class TlsTests
         Assert.True(host.Log.Entries.All(e => e.Level < Microsoft.Extensions.Logging.LogLevel.Warning), string.Join("; ", host.Log.Entries));
     }
 
-    [Fact]
-    public async Task CompletingTheOutput_EndsThePeersInput_WhileTheOtherDirectionStaysOpen()
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public async Task CompletingTheOutput_EndsThePeersInput_WhileTheOtherDirectionStaysOpen(MNetBackend backend)
     {
         // As a TCP output's completion sends FIN: the server reads the client's bytes to their end, then answers.
-        await using ServerHost host = await ServerHost.StartAsync(o => o.ListenTcp(AnyLoopbackPort, c => c
+        await using ServerHost host = await ServerHost.StartAsync(backend, o => o.ListenTcp(AnyLoopbackPort, c => c
             .UseTls(ServerCertificate)
             .Run(async connection =>
             {
                 long received = await BytePattern.ReadAndVerifyAsync(connection.Transport.Input);
                 await connection.Transport.Output.WriteAsync(System.Text.Encoding.ASCII.GetBytes($"got {received}"));
             })));
-        await using MNetConnectionFactory factory = new();
+        await using MNetConnectionFactory factory = Transports.CreateClient(backend);
         await using ConnectionContext connection = await factory.ConnectTlsAsync(host.EndPoint, TrustOnly(ServerCertificate));
 
         await BytePattern.WriteAsync(connection.Transport.Output, 1_000_000);
@@ -287,13 +297,14 @@ public sealed class TlsTests
         Assert.Equal("got 1000000", System.Text.Encoding.ASCII.GetString(answer));
     }
 
-    [Fact]
-    public async Task AHandlerThatStopsReading_StillClosesItsConnection()
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public async Task AHandlerThatStopsReading_StillClosesItsConnection(MNetBackend backend)
     {
-        await using ServerHost host = await ServerHost.StartAsync(o => o.ListenTcp(AnyLoopbackPort, c => c
+        await using ServerHost host = await ServerHost.StartAsync(backend, o => o.ListenTcp(AnyLoopbackPort, c => c
             .UseTls(ServerCertificate)
             .Run(_ => Task.CompletedTask))); // returns at once while the client goes on sending
-        await using MNetConnectionFactory factory = new();
+        await using MNetConnectionFactory factory = Transports.CreateClient(backend);
         await using ConnectionContext connection = await factory.ConnectTlsAsync(host.EndPoint, TrustOnly(ServerCertificate));
 
         Task sending = BytePattern.WriteAsync(connection.Transport.Output, 1024 * 1024);
@@ -301,11 +312,12 @@ public sealed class TlsTests
         await Record.ExceptionAsync(() => sending); // the server is gone; how the writes end is not the point
     }
 
-    [Fact]
-    public async Task ABadRecordAfterTheHandshake_FailsThatInput_WithoutAnErrorLogOrALeak()
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public async Task ABadRecordAfterTheHandshake_FailsThatInput_WithoutAnErrorLogOrALeak(MNetBackend backend)
     {
         TaskCompletionSource<Exception?> ending = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using ServerHost host = await ServerHost.StartAsync(o => o.ListenTcp(AnyLoopbackPort, c => c
+        await using ServerHost host = await ServerHost.StartAsync(backend, o => o.ListenTcp(AnyLoopbackPort, c => c
             .UseTls(ServerCertificate)
             .Run(async connection =>
             {
@@ -336,13 +348,14 @@ public sealed class TlsTests
         Assert.True(host.Log.Entries.All(e => e.Level < Microsoft.Extensions.Logging.LogLevel.Warning), string.Join("; ", host.Log.Entries));
     }
 
-    [Fact]
-    public async Task HandshakesBeyondTheCap_WaitForASlot_AndRunWhenOneFrees()
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public async Task HandshakesBeyondTheCap_WaitForASlot_AndRunWhenOneFrees(MNetBackend backend)
     {
-        await using ServerHost host = await ServerHost.StartAsync(o => o.ListenTcp(AnyLoopbackPort, c => c
+        await using ServerHost host = await ServerHost.StartAsync(backend, o => o.ListenTcp(AnyLoopbackPort, c => c
             .UseTls(new TlsServerOptions { ServerCertificate = ServerCertificate, MaxConcurrentHandshakes = 1 })
             .UseConnectionHandler<EchoHandler>()));
-        await using MNetConnectionFactory factory = new();
+        await using MNetConnectionFactory factory = Transports.CreateClient(backend);
         Socket silent = await ConnectSocketAsync(host.EndPoint); // takes the only slot and says nothing
         await WaitForConnectionsAsync(host, 1);
 
@@ -355,13 +368,14 @@ public sealed class TlsTests
         await EchoOnceAsync(connection);
     }
 
-    [Fact]
-    public async Task EnabledSslProtocols_RefuseAClientWithNoVersionInCommon()
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public async Task EnabledSslProtocols_RefuseAClientWithNoVersionInCommon(MNetBackend backend)
     {
-        await using ServerHost host = await ServerHost.StartAsync(o => o.ListenTcp(AnyLoopbackPort, c => c
+        await using ServerHost host = await ServerHost.StartAsync(backend, o => o.ListenTcp(AnyLoopbackPort, c => c
             .UseTls(new TlsServerOptions { ServerCertificate = ServerCertificate, EnabledSslProtocols = SslProtocols.Tls13 })
             .UseConnectionHandler<EchoHandler>()));
-        await using MNetConnectionFactory factory = new();
+        await using MNetConnectionFactory factory = Transports.CreateClient(backend);
         SslClientAuthenticationOptions tls12Only = TrustOnly(ServerCertificate);
         tls12Only.EnabledSslProtocols = SslProtocols.Tls12;
 

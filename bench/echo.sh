@@ -21,7 +21,7 @@ SECONDS_PINGPONG=${SECONDS_PINGPONG:-5}
 WARMUP_PINGPONG=${WARMUP_PINGPONG:-5}
 PORT=${PORT:-7900}
 PIN=${PIN:-1}
-read -ra SERVERS <<<"${SERVERS:-c mnet kestrel-mnet sockets mnet-inline sockets-inline}"
+read -ra SERVERS <<<"${SERVERS:-c mnet kestrel-mnet mnet-portable kestrel-portable sockets mnet-inline sockets-inline}"
 OUT=${OUT:-bench/results/echo.md}
 
 source bench/common.sh
@@ -79,6 +79,8 @@ label() {
     kestrel-mnet) echo "Kestrel on MNet" ;;
     sockets) echo "Kestrel Sockets" ;;
     mnet-inline) echo "MNet server, inline" ;;
+    mnet-portable) echo "MNet server, portable" ;;
+    kestrel-portable) echo "Kestrel on MNet portable" ;;
     sockets-inline) echo "Kestrel Sockets, inline" ;;
   esac
 }

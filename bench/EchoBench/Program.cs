@@ -2,6 +2,7 @@
 //   mnet           the standalone MNet server (AddMNetServer), no Kestrel
 //   kestrel-mnet   Kestrel on the MNet transport (UseMNetTransport)
 //   sockets        Kestrel on its own Sockets transport
+//   mnet-portable / kestrel-portable: the first two on MNet's portable backend (.NET's socket engine)
 // and "mnet-inline" / "sockets-inline": the same with UnsafePreferInlineScheduling (the handler runs on the
 // I/O thread instead of the thread pool). Prints "ready" once listening; SIGTERM stops it.
 using System.Net;
@@ -9,7 +10,7 @@ using EchoBench;
 using Microsoft.AspNetCore.Connections;
 using MNet.Transport.Hosting;
 
-string[] servers = ["mnet", "mnet-inline", "kestrel-mnet", "sockets", "sockets-inline"];
+string[] servers = ["mnet", "mnet-inline", "mnet-portable", "kestrel-mnet", "kestrel-portable", "sockets", "sockets-inline"];
 if (args.Length != 2 || !int.TryParse(args[1], out int port) || !servers.Contains(args[0]))
 {
     Console.Error.WriteLine($"usage: EchoBench {string.Join('|', servers)} PORT");
@@ -18,12 +19,17 @@ if (args.Length != 2 || !int.TryParse(args[1], out int port) || !servers.Contain
 
 string server = args[0];
 bool inline = server.EndsWith("-inline", StringComparison.Ordinal);
+MNetBackend backend = server.EndsWith("-portable", StringComparison.Ordinal) ? MNetBackend.Portable : MNetBackend.Auto;
 IPEndPoint endPoint = new(IPAddress.Loopback, port);
 IHost host;
 if (server.StartsWith("mnet", StringComparison.Ordinal))
 {
     HostApplicationBuilder builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
-    builder.Services.Configure<MNetTransportOptions>(o => o.UnsafePreferInlineScheduling = inline);
+    builder.Services.Configure<MNetTransportOptions>(o =>
+    {
+        o.UnsafePreferInlineScheduling = inline;
+        o.Backend = backend;
+    });
     builder.Services.AddMNetServer(o => o.ListenTcp(endPoint, c => c.UseConnectionHandler<EchoConnectionHandler>()));
     host = builder.Build();
 }
@@ -32,9 +38,9 @@ else
     WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
     builder.Logging.SetMinimumLevel(LogLevel.Warning);
     builder.WebHost.ConfigureKestrel(k => k.Listen(endPoint, l => l.UseConnectionHandler<EchoConnectionHandler>()));
-    if (server == "kestrel-mnet")
+    if (server.StartsWith("kestrel-", StringComparison.Ordinal))
     {
-        builder.WebHost.UseMNetTransport();
+        builder.WebHost.UseMNetTransport(o => o.Backend = backend);
     }
     else
     {

@@ -23,6 +23,13 @@ internal static class ArgumentText
             ? value
             : throw new ArgumentException($"{what} must be a number from 1 to {max.ToString(CultureInfo.InvariantCulture)}, not '{text}'.");
 
+    /// <summary>Parses one of <typeparamref name="TEnum"/>'s names, in any case; numbers are refused.</summary>
+    public static TEnum ParseEnum<TEnum>(string text, string what)
+        where TEnum : struct, Enum
+        => !text.Any(char.IsDigit) && Enum.TryParse(text, ignoreCase: true, out TEnum value) && Enum.IsDefined(value)
+            ? value
+            : throw new ArgumentException($"{what} must be one of {string.Join(", ", Enum.GetNames<TEnum>()).ToLowerInvariant()}, not '{text}'.");
+
     /// <summary>
     /// Splits "host", "host:port", "address:port" or "[v6]:port"; a bare IPv6 address is a host without a port.
     /// The host is not resolved here, only checked to be non-empty.

@@ -1,11 +1,13 @@
 // The m_net chann_web example on ASP.NET Core: the same app on the MNet transport or on Kestrel's Sockets transport.
 //   dotnet run -c Release --project samples/WebServer [-- --transport mnet|sockets] [--urls http://127.0.0.1:8080]
 //       [--inline true] [--loops N]   (inline scheduling on either transport; MNet's event-loop count)
+//       [--backend auto|epoll|portable]   (MNet's I/O engine: native epoll, or .NET's socket engine)
 //   dotnet run -c Release --project samples/WebServer -- --https 127.0.0.1:8443 [--cert server.pfx [--cert-password P]]
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using MNet.Transport.Hosting;
 using Samples;
 using WebServer;
 
@@ -14,8 +16,10 @@ string transport = builder.Configuration["transport"] ?? "mnet";
 int? loops;
 IPEndPoint? https;
 bool inline;
+MNetBackend backend;
 try
 {
+    backend = ArgumentText.ParseEnum<MNetBackend>(builder.Configuration["backend"] ?? "auto", "--backend");
     // --inline true: application code runs on the transport's I/O threads (UnsafePreferInlineScheduling on either transport).
     inline = builder.Configuration.GetValue<bool>("inline");
     loops = builder.Configuration["loops"] is { } loopsText ? (int)ArgumentText.ParsePositive(loopsText, "--loops", max: 256) : null;
@@ -35,6 +39,7 @@ switch (transport)
         {
             options.UnsafePreferInlineScheduling = inline;
             options.LoopCount = loops ?? options.LoopCount;
+            options.Backend = backend;
         });
         break;
     case "sockets":
@@ -81,7 +86,7 @@ app.MapGet("/json", () => new Greeting("Hello, World!"));
 app.MapGet("/", () => Results.Bytes(readme, "text/plain; charset=utf-8"));
 
 await app.StartAsync();
-Console.WriteLine($"WebServer on the {transport} transport, listening on {string.Join(", ", app.Urls)}");
+Console.WriteLine($"WebServer on the {transport} transport{(transport == "mnet" ? $" ({backend.ToString().ToLowerInvariant()} backend)" : "")}, listening on {string.Join(", ", app.Urls)}");
 await app.WaitForShutdownAsync();
 return 0;
 

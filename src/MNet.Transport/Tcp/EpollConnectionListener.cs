@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Threading.Channels;
@@ -17,11 +16,10 @@ namespace MNet.Transport.Tcp;
 /// </summary>
 internal sealed class EpollConnectionListener : IConnectionListener
 {
-    private static readonly long AcceptPauseLogInterval = Stopwatch.Frequency * 10;
     private readonly TcpConnectionSettings[] _settings;
     private readonly LoopGroup _loops;
     private readonly TcpAcceptor[] _acceptors;
-    private long _lastAcceptPauseLogged = -AcceptPauseLogInterval;
+    private readonly LogThrottle _acceptPauseLog = new(TimeSpan.FromSeconds(10));
     private readonly Channel<TcpConnection> _accepted = Channel.CreateUnbounded<TcpConnection>(
         new UnboundedChannelOptions { SingleReader = true });
     private readonly AddressFamily _family;
@@ -62,12 +60,7 @@ internal sealed class EpollConnectionListener : IConnectionListener
     /// Whether an accept pause (out of descriptors or memory) is to be logged now: at most once per 10 s for all of
     /// this listener's sockets together, however many loops hit it. Any thread.
     /// </summary>
-    public bool ShouldLogAcceptPause()
-    {
-        long now = Stopwatch.GetTimestamp();
-        long last = Volatile.Read(ref _lastAcceptPauseLogged);
-        return now - last >= AcceptPauseLogInterval && Interlocked.CompareExchange(ref _lastAcceptPauseLogged, now, last) == last;
-    }
+    public bool ShouldLogAcceptPause() => _acceptPauseLog.ShouldLog();
 
     public ILogger Logger { get; }
 

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using MNet.Transport.Diagnostics;
@@ -16,14 +15,13 @@ namespace MNet.Transport.Tcp;
 internal sealed class PortableConnectionListener : IConnectionListener
 {
     private const int AcceptPauseMilliseconds = 100;
-    private static readonly long AcceptPauseLogInterval = Stopwatch.Frequency * 10;
 
     private readonly Socket _socket;
     private readonly LoopGroup _loops;
     private readonly TcpConnectionSettings[] _settings;
     private readonly ILogger _logger;
     private readonly string _displayName;
-    private long _lastAcceptPauseLogged = -AcceptPauseLogInterval;
+    private readonly LogThrottle _acceptPauseLog = new(TimeSpan.FromSeconds(10));
     private int _unbound;
 
     private PortableConnectionListener(Socket socket, EndPoint endPoint, LoopGroup loops, TcpConnectionSettings[] settings, ILogger logger)
@@ -69,7 +67,10 @@ internal sealed class PortableConnectionListener : IConnectionListener
             }
             catch (SocketException ex) when (ex.SocketErrorCode is SocketError.TooManyOpenSockets or SocketError.NoBufferSpaceAvailable)
             {
-                LogAcceptPause(ex);
+                if (_acceptPauseLog.ShouldLog())
+                {
+                    MNetTransportLog.AcceptPaused(_logger, _displayName, AcceptPauseMilliseconds, ex.Message);
+                }
                 await Task.Delay(TimeSpan.FromMilliseconds(AcceptPauseMilliseconds), _loops[0].TimeProvider, cancellationToken).ConfigureAwait(false);
                 continue;
             }
@@ -171,15 +172,5 @@ internal sealed class PortableConnectionListener : IConnectionListener
         PortableConnection connection = new(accepted, settings, local, remote);
         loop.Schedule(static state => ((PortableConnection)state!).Start(), connection);
         return connection;
-    }
-
-    private void LogAcceptPause(SocketException ex)
-    {
-        long now = Stopwatch.GetTimestamp();
-        long last = Volatile.Read(ref _lastAcceptPauseLogged);
-        if (now - last >= AcceptPauseLogInterval && Interlocked.CompareExchange(ref _lastAcceptPauseLogged, now, last) == last)
-        {
-            MNetTransportLog.AcceptPaused(_logger, _displayName, AcceptPauseMilliseconds, ex.Message);
-        }
     }
 }

@@ -6,6 +6,7 @@ using System.Text;
 using MNet.Transport.Hosting;
 using MNet.Transport.Tests.Infrastructure;
 using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace MNet.Transport.Tests.Loop;
 
@@ -15,15 +16,16 @@ public sealed class CallerDrivenLoopTests
     private static readonly IPEndPoint AnyLoopbackPort = new(IPAddress.Loopback, 0);
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(20);
 
-    [Fact]
-    public async Task OneThread_RunsServerAndClient_AndEveryContinuationRunsInsideRunOnce()
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public async Task OneThread_RunsServerAndClient_AndEveryContinuationRunsInsideRunOnce(MNetBackend backend)
     {
         const int Messages = 200;
         (string echoed, HashSet<int> threads, int driver) = await OnOwnThread(() =>
         {
             int driver = Environment.CurrentManagedThreadId;
             HashSet<int> threads = [];
-            using MNetEventLoop loop = new();
+            using MNetEventLoop loop = new(new MNetTransportOptions { Backend = backend }, NullLoggerFactory.Instance);
             IConnectionListener listener = Bind(loop);
 
             async Task ServeOneAsync()
@@ -72,12 +74,13 @@ public sealed class CallerDrivenLoopTests
         Assert.Equal([driver], threads);
     }
 
-    [Fact]
-    public async Task RunOnce_IsWokenByWorkPostedFromAnotherThread()
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public async Task RunOnce_IsWokenByWorkPostedFromAnotherThread(MNetBackend backend)
     {
         int ranOn = await OnOwnThread(() =>
         {
-            using MNetEventLoop loop = new();
+            using MNetEventLoop loop = new(new MNetTransportOptions { Backend = backend }, NullLoggerFactory.Instance);
             int ranOn = 0;
             async Task AfterATimerAsync()
             {

@@ -10,13 +10,15 @@ public sealed class WebServerSampleTests
     private static readonly TimeSpan ExitLimit = TimeSpan.FromSeconds(20);
 
     [Theory]
-    [InlineData("1.1")]
-    [InlineData("2.0")]
-    public async Task Https_ServesPlaintextAndTheReadme_WithItsSelfSignedCertificate(string httpVersion)
+    [InlineData("1.1", "epoll")]
+    [InlineData("2.0", "epoll")]
+    [InlineData("1.1", "portable")]
+    [InlineData("2.0", "portable")]
+    public async Task Https_ServesPlaintextAndTheReadme_WithItsSelfSignedCertificate(string httpVersion, string backend)
     {
-        await using SampleProcess server = SampleProcess.StartWebServer("--https", "127.0.0.1:0");
+        await using SampleProcess server = SampleProcess.StartWebServer("--https", "127.0.0.1:0", "--backend", backend);
         string thumbprint = (await server.WaitForLineAsync(new Regex(@"thumbprint ([0-9A-F]{40})"))).Groups[1].Value;
-        string address = (await server.WaitForLineAsync(new Regex(@"on the mnet transport, listening on (https://[^\s,]+)"))).Groups[1].Value;
+        string address = (await server.WaitForLineAsync(new Regex($@"on the mnet transport \({backend} backend\), listening on (https://[^\s,]+)"))).Groups[1].Value;
         using SocketsHttpHandler handler = new();
         handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, _) => certificate?.GetCertHashString() == thumbprint;
         using HttpClient client = new(handler)
@@ -41,6 +43,8 @@ public sealed class WebServerSampleTests
     [InlineData("--loops", "99999999999", "--loops must be a number from 1 to 256")]
     [InlineData("--https", "localhost", "The --https endpoint 'localhost' is not an address:port")]
     [InlineData("--inline", "maybe", "'maybe'")]
+    [InlineData("--backend", "kqueue", "--backend must be one of auto, epoll, portable, not 'kqueue'")]
+    [InlineData("--backend", "1", "--backend must be one of auto, epoll, portable, not '1'")]
     public async Task BadArguments_EndWithExitCode2_AndTheirReason(string option, string value, string reason)
     {
         await using SampleProcess server = SampleProcess.StartWebServer(option, value);

@@ -1,4 +1,5 @@
 using System.Net;
+using MNet.Transport.Hosting;
 using MNet.Transport.Tests.Infrastructure;
 using MNet.Transport.Udp;
 
@@ -9,6 +10,15 @@ public sealed class UdpServerTests
     private const int MaxDatagram = 65507; // the largest UDP payload over IPv4
     private static readonly IPEndPoint AnyLoopbackPort = new(IPAddress.Loopback, 0);
     private static readonly TimeSpan s_timeout = TimeSpan.FromSeconds(10);
+
+    [Fact]
+    public async Task UdpListeners_OnThePortableBackend_AreRefusedAtStart_SayingWhy()
+    {
+        NotSupportedException refused = await Assert.ThrowsAsync<NotSupportedException>(() => ServerHost.StartAsync(
+            MNetBackend.Portable, o => o.ListenUdp(AnyLoopbackPort, d => d.ReplyAsync(d.Data))));
+
+        Assert.Contains("epoll backend only", refused.Message, StringComparison.Ordinal);
+    }
 
     [Fact]
     public async Task Echo_OfOneHundredThousandDatagramsFromOneToMaximumSize_ReturnsEachWhole()

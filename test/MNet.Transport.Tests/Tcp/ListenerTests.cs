@@ -112,6 +112,35 @@ public sealed class ListenerTests
         Assert.False(factory.CanBind(new FileHandleEndPoint(3, FileHandleType.Pipe)));
     }
 
+    [Fact]
+    public async Task AutoBackend_IsEpoll_OnLinuxX64()
+    {
+        Assert.True(TransportRuntime.IsEpollAvailable); // this machine: the premise of the test
+        MNetTransportFactory factory = new(Options.Create(new MNetTransportOptions()), NullLoggerFactory.Instance);
+        await using (factory)
+        {
+            IConnectionListener listener = await factory.BindAsync(new IPEndPoint(IPAddress.Loopback, 0));
+            using Socket client = new(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            await client.ConnectAsync(listener.EndPoint);
+            await using ConnectionContext? connection = await listener.AcceptAsync();
+
+            Assert.Equal(TransportKind.Epoll.ConnectionTypeName(), connection!.GetType().Name);
+            await listener.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public void Backend_OutOfRange_IsRefusedNamingTheOption()
+    {
+        MNetTransportOptions options = new() { Backend = (MNetBackend)42 };
+
+        ArgumentOutOfRangeException error = Assert.Throws<ArgumentOutOfRangeException>(() =>
+            new MNetTransportFactory(Options.Create(options), NullLoggerFactory.Instance));
+
+        Assert.Equal(nameof(MNetTransportOptions.Backend), error.ParamName);
+        Assert.Contains("Auto, Epoll, Portable", error.Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData(nameof(MNetTransportOptions.LoopCount))]
     [InlineData(nameof(MNetTransportOptions.Backlog))]

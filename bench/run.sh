@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The performance suite: samples/WebServer on the MNet transport against the same app on Kestrel's Sockets
-# transport, and raw TCP echo on the standalone server (bench/echo.sh), in one run. Rounds alternate between
-# the transports; each value is the median of the rounds. Writes a table (value per transport, ratio, target,
-# the commands) and a bar chart of the ratios.
+# The performance suite: samples/WebServer on the MNet transport (epoll backend, and the portable backend on
+# .NET's socket engine) against the same app on Kestrel's Sockets transport, and raw TCP echo on the standalone
+# server (bench/echo.sh), in one run. Rounds alternate between the transports; each value is the median of the
+# rounds. Writes a table (value per transport, ratios, targets, the commands) and a bar chart of the MNet (epoll)
+# ratios.
 #   bench/run.sh           # 3 rounds, 10 s per measurement, 10,000 idle connections: bench/results/latest.{md,png}
 #   bench/run.sh --quick   # 1 round, 3 s, 2,000 idle connections: bench/results/quick.{md,png} (not kept)
 # HTTP scenarios (wrk -t2 -c256), each twice: pinned (server on core 0, wrk on core 1) for requests/s and the
@@ -13,7 +14,8 @@
 #   churn       GET /plaintext with "Connection: close", a new connection per request
 #   idle        IDLE_CONNECTIONS keep-alive connections opened, one request each, then held
 #               (bench/idle-load.c): server RSS increase per connection, all still served afterwards
-#   echo        bench/echo.sh with SERVERS="mnet sockets": 1 GiB through one connection, 64-connection ping-pong
+#   echo        bench/echo.sh with SERVERS="mnet mnet-portable sockets": 1 GiB through one connection,
+#               64-connection ping-pong
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,7 +26,7 @@ case "${1:-}" in
 esac
 PORT=${PORT:-5080}
 PIN=1
-TRANSPORTS=(mnet sockets)
+TRANSPORTS=(mnet portable sockets)
 BASE="http://127.0.0.1:$PORT"
 
 source bench/common.sh
@@ -34,11 +36,13 @@ gcc -O2 -Wall -Wextra -Werror -o "$work/idle-load" bench/idle-load.c
 dotnet build samples/WebServer -c Release -v quiet -nologo >/dev/null
 server_dll=samples/WebServer/bin/Release/net10.0/WebServer.dll
 
-# Starts the WebServer on transport $1, on core 0 when $2 is "pinned", and waits until it answers.
+# Starts the WebServer on transport $1 (mnet: epoll, portable: MNet's portable backend, sockets), on core 0 when
+# $2 is "pinned", and waits until it answers.
 start_server() {
-  local core=()
+  local core=() transport=(--transport "$1")
   [ "$2" = pinned ] && core=("${server_core[@]}")
-  "${core[@]}" dotnet "$server_dll" --transport "$1" --urls "$BASE" >"$work/server.log" 2>&1 &
+  [ "$1" = portable ] && transport=(--transport mnet --backend portable)
+  "${core[@]}" dotnet "$server_dll" "${transport[@]}" --urls "$BASE" >"$work/server.log" 2>&1 &
   server_pid=$!
   for _ in $(seq 1 150); do
     curl -fs -o /dev/null "$BASE/plaintext" && return 0
@@ -137,11 +141,11 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 
 echo "echo (bench/echo.sh)" >&2
-ROUNDS=$ROUNDS BYTES=$ECHO_BYTES SECONDS_PINGPONG=$ECHO_SECONDS SERVERS="mnet sockets" OUT="$work/echo.md" \
+ROUNDS=$ROUNDS BYTES=$ECHO_BYTES SECONDS_PINGPONG=$ECHO_SECONDS SERVERS="mnet mnet-portable sockets" OUT="$work/echo.md" \
   bash bench/echo.sh >/dev/null
 # echo.md's rows: | label | MB/s | CPU s per GiB | messages/s | CPU µs per message | ...
 echo_column() { awk -F'|' -v label="$1" -v c="$2" '$2 ~ "^ " label " $" { gsub(/ /, "", $(c + 2)); print $(c + 2) }' "$work/echo.md"; }
-for pair in "mnet:MNet server" "sockets:Kestrel Sockets"; do
+for pair in "mnet:MNet server" "portable:MNet server, portable" "sockets:Kestrel Sockets"; do
   t=${pair%%:*} label=${pair#*:}
   record "$t" echo_mbps "$(echo_column "$label" 1)"
   record "$t" echo_cpu_s_per_gib "$(echo_column "$label" 2)"
@@ -149,7 +153,8 @@ for pair in "mnet:MNet server" "sockets:Kestrel Sockets"; do
   record "$t" pingpong_cpu_us "$(echo_column "$label" 4)"
 done
 
-# scenario | metric | key | target: ">=R" when higher is better, "<=R" when lower is, "" for none
+# scenario | metric | key | target: ">=R" when higher is better, "<=R" when lower is, "" for none. The targets
+# are MNet's (epoll); the portable backend's is 0.9 of Sockets on requests/s and throughput (PORTABLE_TARGET).
 ROWS=(
   "plaintext|requests/s|plaintext_rps|>=1.25"
   "plaintext|requests/s, unpinned|plaintext_rps_unpinned|>=1.25"
@@ -172,6 +177,8 @@ ROWS=(
   "ping-pong, 64 connections|messages/s|pingpong_msgs_per_s|"
   "ping-pong, 64 connections|server CPU µs per message|pingpong_cpu_us|"
 )
+PORTABLE_TARGET=">=0.90"
+portable_target() { [[ $1 == *_rps* || $1 == echo_mbps || $1 == pingpong_msgs_per_s ]] && echo "$PORTABLE_TARGET"; }
 ratio_of() { awk -v m="$1" -v s="$2" 'BEGIN { printf "%.2f", m / s }'; }
 met() {  # met RATIO TARGET -> yes / no / ""
   [ -z "$2" ] && return 0
@@ -181,18 +188,19 @@ met() {  # met RATIO TARGET -> yes / no / ""
 mkdir -p bench/results
 : >"$work/plot.dat"
 {
-  echo "| scenario | metric | MNet | Sockets | MNet / Sockets | target | met |"
-  echo "|---|---|---:|---:|---:|---:|:---:|"
+  echo "| scenario | metric | MNet | Sockets | MNet / Sockets | target | met | MNet portable | portable / Sockets | met (${PORTABLE_TARGET}) |"
+  echo "|---|---|---:|---:|---:|---:|:---:|---:|---:|:---:|"
   for row in "${ROWS[@]}"; do
     IFS='|' read -r scenario metric key target <<<"$row"
     m=$(median "mnet/$key" 2) s=$(median "sockets/$key" 2) r=$(ratio_of "$m" "$s")
-    echo "| $scenario | $metric | $m | $s | $r | ${target:-} | $(met "$r" "$target") |"
+    p=$(median "portable/$key" 2) pr=$(ratio_of "$p" "$s")
+    echo "| $scenario | $metric | $m | $s | $r | ${target:-} | $(met "$r" "$target") | $p | $pr | $(met "$pr" "$(portable_target "$key")") |"
     direction=$([[ $target == "<="* || $key == *cpu* || $key == *p99* || $key == *rss* || $key == *kib* ]] && echo "↓" || echo "↑")
     status=$([ -z "$target" ] && echo 2 || { [ "$(met "$r" "$target")" = yes ] && echo 1 || echo 0; })
     printf '"%s: %s %s"\t%s\t%s\t%s\n' "$scenario" "$metric" "$direction" "$r" "$status" "${target:2}" >>"$work/plot.dat"
   done
   echo
-  echo "Median of $ROUNDS rounds, MNet and Sockets alternating; server on core 0 and wrk on core 1 except where unpinned."
+  echo "Median of $ROUNDS rounds, MNet (epoll), MNet portable and Sockets alternating; server on core 0 and wrk on core 1 except where unpinned."
   echo "Each server warms up for $WARMUP, each scenario for $SCENARIO_WARMUP more, then is measured for $DURATION."
   echo "$(nproc) cores, $(uname -r), $(dotnet --version) SDK; command: \`bench/run.sh${1:+ $1}\`. Load commands:"
   echo
@@ -201,7 +209,7 @@ mkdir -p bench/results
   echo "- page: \`wrk -t2 -c256 -d$DURATION $BASE/\`"
   echo "- churn: \`wrk -t2 -c256 -d$DURATION -H 'Connection: close' $BASE/plaintext\`"
   echo "- idle: \`idle-load 127.0.0.1 $PORT /plaintext $IDLE_CONNECTIONS\` (bench/idle-load.c), VmRSS 2 s after the last connection opened"
-  echo "- echo and ping-pong: \`ROUNDS=$ROUNDS BYTES=$ECHO_BYTES SECONDS_PINGPONG=$ECHO_SECONDS SERVERS=\"mnet sockets\" bench/echo.sh\`"
+  echo "- echo and ping-pong: \`ROUNDS=$ROUNDS BYTES=$ECHO_BYTES SECONDS_PINGPONG=$ECHO_SECONDS SERVERS=\"mnet mnet-portable sockets\" bench/echo.sh\`"
 } | tee "bench/results/$NAME.md"
 
 gnuplot -e "data='$work/plot.dat'; output='bench/results/$NAME.png'" bench/ratios.gp

@@ -87,10 +87,7 @@ internal sealed class TransportRuntime : IAsyncDisposable
                 _settings = new TcpConnectionSettings[_loops.Count];
                 for (int i = 0; i < _settings.Length; i++)
                 {
-                    // A caller-driven loop runs all I/O inside RunOnce; elsewhere a portable socket completion goes on
-                    // where .NET's engine completed it, as with Kestrel's Sockets transport.
-                    PipeScheduler socketScheduler = _isCallerDriven ? _loops[i].Scheduler : PipeScheduler.Inline;
-                    _settings[i] = new TcpConnectionSettings(_loops[i], _memoryPool, applicationScheduler, socketScheduler, _options, Logger);
+                    _settings[i] = new TcpConnectionSettings(_loops[i], _memoryPool, applicationScheduler, TransportScheduler(_loops[i]), _options, Logger);
                 }
             }
             return (_loops, _settings!);
@@ -137,6 +134,14 @@ internal sealed class TransportRuntime : IAsyncDisposable
             $"The epoll backend needs Linux on x64; this is {RuntimeInformation.OSDescription} on {RuntimeInformation.ProcessArchitecture}. Use {nameof(MNetBackend)}.{nameof(MNetBackend.Auto)} or {nameof(MNetBackend.Portable)}."),
         _ => requested,
     };
+
+    /// <summary>
+    /// The epoll backend does its I/O on the loop, as does a caller-driven loop (inside RunOnce). The portable backend
+    /// goes on where .NET's engine completed an operation, and sends from the thread that flushed: a hop to the loop
+    /// thread would cost a wake-up per request, and the engine already spreads completions over threads.
+    /// </summary>
+    private PipeScheduler TransportScheduler(EventLoop loop)
+        => Backend == MNetBackend.Epoll || _isCallerDriven ? loop.Scheduler : PipeScheduler.Inline;
 
     private IPoller CreatePoller() => Backend == MNetBackend.Epoll ? new EpollPoller() : new SignalPoller();
 }

@@ -17,7 +17,6 @@ internal sealed class PortableConnection : TcpConnection
 
     private readonly Socket _socket;
     private readonly SocketOperation _receiver;
-    private readonly SocketOperation _sender;
     private ulong _registration;
     private int _shutdownState;
     private volatile bool _stopReceiving;
@@ -26,8 +25,7 @@ internal sealed class PortableConnection : TcpConnection
         : base(settings, localEndPoint, remoteEndPoint)
     {
         _socket = socket;
-        _receiver = new SocketOperation(settings.SocketScheduler);
-        _sender = new SocketOperation(settings.SocketScheduler);
+        _receiver = new SocketOperation(settings.TransportScheduler);
     }
 
     /// <summary>
@@ -133,7 +131,15 @@ internal sealed class PortableConnection : TcpConnection
                 ReadOnlySequence<byte> buffer = result.Buffer;
                 if (!buffer.IsEmpty)
                 {
-                    await _sender.SendAsync(_socket, buffer); // all of it: a stream send completes when everything is sent
+                    SocketOperation sender = Settings.Senders.Rent();
+                    try
+                    {
+                        await sender.SendAsync(_socket, buffer); // all of it: a stream send completes when everything is sent
+                    }
+                    finally
+                    {
+                        Settings.Senders.Return(sender);
+                    }
                     MarkActive();
                 }
                 reader.AdvanceTo(buffer.End);

@@ -51,6 +51,17 @@ internal sealed class SocketOperation : SocketAsyncEventArgs, ICriticalNotifyCom
         return Started(socket.SendAsync(this));
     }
 
+    /// <summary>Lets go of the last operation's memory.</summary>
+    public void ClearBuffers()
+    {
+        if (BufferList is not null)
+        {
+            BufferList = null;
+            _segments!.Clear();
+        }
+        SetBuffer(Memory<byte>.Empty);
+    }
+
     public SocketOperation GetAwaiter() => this;
 
     /// <returns>The bytes transferred.</returns>

@@ -13,12 +13,13 @@ internal sealed class TcpConnectionSettings
         EventLoop loop,
         MemoryPool<byte> memoryPool,
         PipeScheduler applicationScheduler,
-        PipeScheduler socketScheduler,
+        PipeScheduler transportScheduler,
         MNetTransportOptions options,
         ILogger logger)
     {
         Loop = loop;
-        SocketScheduler = socketScheduler;
+        TransportScheduler = transportScheduler;
+        Senders = new SocketOperationPool(transportScheduler);
         MemoryPool = memoryPool;
         Logger = logger;
         NoDelay = options.NoDelay;
@@ -27,14 +28,14 @@ internal sealed class TcpConnectionSettings
         InputOptions = new PipeOptions(
             memoryPool,
             readerScheduler: applicationScheduler,
-            writerScheduler: loop.Scheduler,
+            writerScheduler: transportScheduler,
             pauseWriterThreshold: maxReadBufferSize,
             resumeWriterThreshold: maxReadBufferSize / 2,
             minimumSegmentSize: memoryPool.MaxBufferSize,
             useSynchronizationContext: false);
         OutputOptions = new PipeOptions(
             memoryPool,
-            readerScheduler: loop.Scheduler,
+            readerScheduler: transportScheduler,
             writerScheduler: applicationScheduler,
             pauseWriterThreshold: maxWriteBufferSize,
             resumeWriterThreshold: maxWriteBufferSize / 2,
@@ -46,8 +47,14 @@ internal sealed class TcpConnectionSettings
 
     public MemoryPool<byte> MemoryPool { get; }
 
-    /// <summary>Where the portable backend resumes after a socket operation that did not complete at once.</summary>
-    public PipeScheduler SocketScheduler { get; }
+    /// <summary>
+    /// Where the transport's side of the pipes runs (the send loop's reads, the receive loop's resumed flushes) and
+    /// where the portable backend resumes after a socket operation that did not complete at once.
+    /// </summary>
+    public PipeScheduler TransportScheduler { get; }
+
+    /// <summary>The portable backend's send operations, lent to this loop's connections one send at a time.</summary>
+    public SocketOperationPool Senders { get; }
 
     public PipeOptions InputOptions { get; }
 

@@ -87,7 +87,7 @@ internal sealed class TransportRuntime : IAsyncDisposable
                 _settings = new TcpConnectionSettings[_loops.Count];
                 for (int i = 0; i < _settings.Length; i++)
                 {
-                    _settings[i] = new TcpConnectionSettings(_loops[i], _memoryPool, applicationScheduler, TransportScheduler(_loops[i]), _options, Logger);
+                    _settings[i] = new TcpConnectionSettings(_loops[i], _memoryPool, applicationScheduler, TransportScheduler(_loops[i]), SendScheduler(_loops[i]), _options, Logger);
                 }
             }
             return (_loops, _settings!);
@@ -137,11 +137,18 @@ internal sealed class TransportRuntime : IAsyncDisposable
 
     /// <summary>
     /// The epoll backend does its I/O on the loop, as does a caller-driven loop (inside RunOnce). The portable backend
-    /// goes on where .NET's engine completed an operation, and sends from the thread that flushed: a hop to the loop
-    /// thread would cost a wake-up per request, and the engine already spreads completions over threads.
+    /// receives where .NET's engine completed an operation: a hop to the loop thread would cost a wake-up per request.
     /// </summary>
     private PipeScheduler TransportScheduler(EventLoop loop)
         => Backend == MNetBackend.Epoll || _isCallerDriven ? loop.Scheduler : PipeScheduler.Inline;
+
+    /// <summary>
+    /// The portable backend sends from a thread-pool work item, as Kestrel's Sockets transport does: responses flushed
+    /// one after another (pipelining) leave in one send, where sending inline on each flush made one send per response
+    /// (pipelined ×16, pinned: 0.30× Sockets' requests/s inline, 1.37× queued).
+    /// </summary>
+    private PipeScheduler SendScheduler(EventLoop loop)
+        => Backend == MNetBackend.Epoll || _isCallerDriven ? loop.Scheduler : PipeScheduler.ThreadPool;
 
     private IPoller CreatePoller() => Backend == MNetBackend.Epoll ? new EpollPoller() : new SignalPoller();
 }

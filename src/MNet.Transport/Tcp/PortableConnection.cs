@@ -14,12 +14,15 @@ internal sealed class PortableConnection : TcpConnection
 {
     private const int StopReceivingRequested = 1;
     private const int SendingEnded = 2;
+    // Bytes received without the receive loop yielding its thread (the loop's, at first) to others.
+    private const int MaxBytesPerReceivePass = 256 * 1024;
 
     private readonly Socket _socket;
     private readonly SocketOperation _receiver;
     private ulong _registration;
     private int _shutdownState;
     private volatile bool _stopReceiving;
+    private volatile bool _closing;
 
     public PortableConnection(Socket socket, TcpConnectionSettings settings, EndPoint? localEndPoint, EndPoint? remoteEndPoint)
         : base(settings, localEndPoint, remoteEndPoint)
@@ -69,6 +72,7 @@ internal sealed class PortableConnection : TcpConnection
         catch (Exception ex)
         {
             _socket.Dispose();
+            _receiver.Dispose();
             FailStart(ex);
             return;
         }
@@ -80,15 +84,25 @@ internal sealed class PortableConnection : TcpConnection
     {
         PipeWriter writer = Input.Writer;
         Exception? error = null;
+        bool filledLast = false;
+        int bytesThisPass = 0;
         try
         {
             while (!_stopReceiving)
             {
-                // Wait for data before taking a buffer, so an idle connection holds none.
-                await _receiver.ReceiveAsync(_socket, Memory<byte>.Empty);
-                if (_stopReceiving)
+                if (!filledLast)
                 {
-                    break;
+                    // Wait for data before taking a buffer, so an idle connection holds none. After a read that filled
+                    // its buffer (a bulk transfer) more is almost surely there: read on at once.
+                    if (!_receiver.ReceiveAsync(_socket, Memory<byte>.Empty).IsCompleted)
+                    {
+                        bytesThisPass = 0;
+                    }
+                    await _receiver;
+                    if (_stopReceiving)
+                    {
+                        break;
+                    }
                 }
 
                 Memory<byte> buffer = writer.GetMemory();
@@ -99,6 +113,15 @@ internal sealed class PortableConnection : TcpConnection
                 }
                 writer.Advance(received);
                 MarkActive();
+                filledLast = received == buffer.Length;
+                bytesThisPass += received;
+                if (bytesThisPass >= MaxBytesPerReceivePass)
+                {
+                    // Data kept arriving faster than it was read, so nothing went asynchronous: let the thread go to
+                    // other work (the loop's other connections, the application) before reading on.
+                    bytesThisPass = 0;
+                    await Task.Yield();
+                }
 
                 FlushResult flush = await writer.FlushAsync().ConfigureAwait(false);
                 if (flush.IsCompleted || flush.IsCanceled)
@@ -146,7 +169,7 @@ internal sealed class PortableConnection : TcpConnection
 
                 if (result.IsCompleted)
                 {
-                    _socket.Shutdown(SocketShutdown.Send);
+                    ShutdownSend();
                     break;
                 }
             }
@@ -167,7 +190,15 @@ internal sealed class PortableConnection : TcpConnection
         OnShutdownStep(StopReceivingRequested);
     }
 
-    protected override void StopSending() => Output.Reader.CancelPendingRead();
+    protected override void StopSending()
+    {
+        Output.Reader.CancelPendingRead();
+        if (TransportError is not null)
+        {
+            // Receiving failed: a send in progress (to a peer that does not read) would never end otherwise.
+            CloseEarly();
+        }
+    }
 
     protected override void OnAborted()
     {
@@ -181,14 +212,34 @@ internal sealed class PortableConnection : TcpConnection
         }
         StopSending();
         StopReceiving();
-        // Ends a receive or send in progress: they fail with OperationAborted and find the abort reason.
-        _socket.Dispose();
+        // Ends a receive or send in progress: they fail and find the abort reason.
+        CloseEarly();
     }
 
     protected override void CloseSocket()
     {
         Loop.Unregister(_registration);
         _socket.Dispose();
+        _receiver.Dispose();
+    }
+
+    /// <summary>Closes the socket while an operation may be in progress; what that operation then reports is not an error.</summary>
+    private void CloseEarly()
+    {
+        _closing = true;
+        _socket.Dispose();
+    }
+
+    private void ShutdownSend()
+    {
+        try
+        {
+            _socket.Shutdown(SocketShutdown.Send);
+        }
+        catch (SocketException)
+        {
+            // The peer is gone already; the receive side reports it.
+        }
     }
 
     /// <summary>
@@ -201,20 +252,20 @@ internal sealed class PortableConnection : TcpConnection
         int before = Interlocked.Or(ref _shutdownState, step);
         if ((before | step) == (StopReceivingRequested | SendingEnded) && before != (before | step))
         {
-            _socket.Dispose();
+            CloseEarly();
         }
     }
 
     /// <summary>
-    /// What a failed operation means for the pipes: a reset for the peer's reset, nothing when the transport itself
-    /// ended the operation (abort, stop), the exception otherwise.
+    /// What a failed operation means for the pipes: nothing when the transport itself ended it (abort, stop, an early
+    /// close: the operation then fails with whatever the close produced, OperationAborted, InvalidArgument for a closed
+    /// descriptor, NotConnected...), a reset for the peer's reset, the exception otherwise.
     /// </summary>
     private Exception? Translate(Exception exception) => exception switch
     {
+        SocketException or ObjectDisposedException when _closing || AbortReason is not null => null,
         SocketException { SocketErrorCode: SocketError.ConnectionReset or SocketError.ConnectionAborted or SocketError.Shutdown } reset
             => new ConnectionResetException(reset.Message, reset),
-        SocketException { SocketErrorCode: SocketError.OperationAborted or SocketError.Interrupted } or ObjectDisposedException
-            when AbortReason is not null || _stopReceiving => null,
         _ => exception,
     };
 }

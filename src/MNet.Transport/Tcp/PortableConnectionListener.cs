@@ -22,6 +22,7 @@ internal sealed class PortableConnectionListener : IConnectionListener
     private readonly ILogger _logger;
     private readonly string _displayName;
     private readonly LogThrottle _acceptPauseLog = new(TimeSpan.FromSeconds(10));
+    private readonly LogThrottle _acceptErrorLog = new(TimeSpan.FromSeconds(10));
     private int _unbound;
 
     private PortableConnectionListener(Socket socket, EndPoint endPoint, LoopGroup loops, TcpConnectionSettings[] settings, ILogger logger)
@@ -71,13 +72,21 @@ internal sealed class PortableConnectionListener : IConnectionListener
                 {
                     MNetTransportLog.AcceptPaused(_logger, _displayName, AcceptPauseMilliseconds, ex.Message);
                 }
-                await Task.Delay(TimeSpan.FromMilliseconds(AcceptPauseMilliseconds), _loops[0].TimeProvider, cancellationToken).ConfigureAwait(false);
+                await Task.Delay(TimeSpan.FromMilliseconds(AcceptPauseMilliseconds), TimeProvider.System, cancellationToken).ConfigureAwait(false);
                 continue;
+            }
+            catch (SocketException ex) when (ex.SocketErrorCode is SocketError.ConnectionAborted or SocketError.ConnectionReset or SocketError.Interrupted)
+            {
+                continue; // the peer gave up while it waited in the backlog
             }
             catch (SocketException ex)
             {
-                // The peer reset the connection while it waited in the backlog: keep accepting.
-                MNetTransportLog.AcceptFailed(_logger, _displayName, ex);
+                // Anything else may well repeat: pause rather than spin, and say so now and then.
+                if (_acceptErrorLog.ShouldLog())
+                {
+                    MNetTransportLog.AcceptFailed(_logger, _displayName, ex);
+                }
+                await Task.Delay(TimeSpan.FromMilliseconds(AcceptPauseMilliseconds), TimeProvider.System, cancellationToken).ConfigureAwait(false);
                 continue;
             }
 
@@ -128,22 +137,25 @@ internal sealed class PortableConnectionListener : IConnectionListener
 
     private static Socket Adopt(FileHandleEndPoint endPoint)
     {
-        Socket socket;
+        if (endPoint.FileHandle > int.MaxValue)
+        {
+            throw new ArgumentOutOfRangeException(nameof(endPoint), endPoint.FileHandle, "The handle is not a socket descriptor.");
+        }
+
+        // Checked through a handle that does not own it, so a handle that is refused stays open for its owner.
         try
         {
-            socket = new Socket(new SafeSocketHandle((nint)endPoint.FileHandle, ownsHandle: true));
+            using Socket probe = new(new SafeSocketHandle((nint)endPoint.FileHandle, ownsHandle: false));
+            if (probe.SocketType != SocketType.Stream || (int)probe.GetSocketOption(SocketOptionLevel.Socket, SocketOptionName.AcceptConnection)! == 0)
+            {
+                throw new ArgumentException($"Handle {endPoint.FileHandle} is not a listening stream socket.", nameof(endPoint));
+            }
         }
-        catch (Exception ex) when (ex is SocketException or ArgumentException)
+        catch (Exception ex) when (ex is SocketException or ArgumentException and not { ParamName: nameof(endPoint) })
         {
             throw new ArgumentException($"Handle {endPoint.FileHandle} is not a listening stream socket: {ex.Message}", nameof(endPoint), ex);
         }
-
-        if (socket.SocketType != SocketType.Stream || (int)socket.GetSocketOption(SocketOptionLevel.Socket, SocketOptionName.AcceptConnection)! == 0)
-        {
-            socket.Dispose();
-            throw new ArgumentException($"Handle {endPoint.FileHandle} is not a listening stream socket.", nameof(endPoint));
-        }
-        return socket;
+        return new Socket(new SafeSocketHandle((nint)endPoint.FileHandle, ownsHandle: true));
     }
 
     private PortableConnection? Start(Socket accepted)

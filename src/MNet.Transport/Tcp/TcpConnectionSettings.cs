@@ -14,6 +14,7 @@ internal sealed class TcpConnectionSettings
         MemoryPool<byte> memoryPool,
         PipeScheduler applicationScheduler,
         PipeScheduler transportScheduler,
+        PipeScheduler sendScheduler,
         MNetTransportOptions options,
         ILogger logger)
     {
@@ -35,7 +36,7 @@ internal sealed class TcpConnectionSettings
             useSynchronizationContext: false);
         OutputOptions = new PipeOptions(
             memoryPool,
-            readerScheduler: transportScheduler,
+            readerScheduler: sendScheduler,
             writerScheduler: applicationScheduler,
             pauseWriterThreshold: maxWriteBufferSize,
             resumeWriterThreshold: maxWriteBufferSize / 2,
@@ -48,8 +49,8 @@ internal sealed class TcpConnectionSettings
     public MemoryPool<byte> MemoryPool { get; }
 
     /// <summary>
-    /// Where the transport's side of the pipes runs (the send loop's reads, the receive loop's resumed flushes) and
-    /// where the portable backend resumes after a socket operation that did not complete at once.
+    /// Where the receive loop resumes (after a flush that waited, and on the portable backend after a socket operation
+    /// that did not complete at once). The send loop's reads resume on the scheduler given as <c>sendScheduler</c>.
     /// </summary>
     public PipeScheduler TransportScheduler { get; }
 

@@ -119,9 +119,6 @@ internal sealed class EventLoop
         }
     }
 
-    /// <summary>Whether descriptors can be registered: the loop runs a readiness backend (epoll).</summary>
-    public bool HasReadinessPoller => _readiness is not null;
-
     /// <summary>Registers <paramref name="fd"/> for edge-triggered events. Loop thread only.</summary>
     /// <returns>The token to pass to <see cref="Unregister"/>.</returns>
     /// <exception cref="ObjectDisposedException">The loop has exited (work scheduled late runs on the thread pool).</exception>

@@ -163,7 +163,7 @@ internal sealed partial class EpollConnection : TcpConnection, IPollHandler
             while (true)
             {
                 ReadResult result = await reader.ReadAsync().ConfigureAwait(false);
-                if (result.IsCanceled || AbortReason is not null || TransportError is not null)
+                if (ShouldStopSending(result))
                 {
                     break;
                 }

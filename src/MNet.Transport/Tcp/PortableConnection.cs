@@ -146,7 +146,7 @@ internal sealed class PortableConnection : TcpConnection
             while (true)
             {
                 ReadResult result = await reader.ReadAsync().ConfigureAwait(false);
-                if (result.IsCanceled || AbortReason is not null || TransportError is not null)
+                if (ShouldStopSending(result))
                 {
                     break;
                 }

@@ -161,6 +161,9 @@ internal abstract partial class TcpConnection : ConnectionContext, ILoopResident
         Output.Reader.Complete(error is ConnectionResetException ? null : error);
     }
 
+    /// <summary>Whether the send loop ends instead of sending <paramref name="result"/>: stopped, aborted, or failed.</summary>
+    protected bool ShouldStopSending(in ReadResult result) => result.IsCanceled || _abortReason is not null || TransportError is not null;
+
     protected static OperationCanceledException ConnectCanceled(EndPoint remote, CancellationToken cancellationToken)
         => new($"The connect to {remote} was canceled.", cancellationToken);
 

@@ -87,7 +87,8 @@ internal sealed class TransportRuntime : IAsyncDisposable
                 _settings = new TcpConnectionSettings[_loops.Count];
                 for (int i = 0; i < _settings.Length; i++)
                 {
-                    _settings[i] = new TcpConnectionSettings(_loops[i], _memoryPool, applicationScheduler, TransportScheduler(_loops[i]), SendScheduler(_loops[i]), _options, Logger);
+                    (PipeScheduler receive, PipeScheduler send) = TransportSchedulers(_loops[i]);
+                    _settings[i] = new TcpConnectionSettings(_loops[i], _memoryPool, applicationScheduler, receive, send, _options, Logger);
                 }
             }
             return (_loops, _settings!);
@@ -136,19 +137,15 @@ internal sealed class TransportRuntime : IAsyncDisposable
     };
 
     /// <summary>
-    /// The epoll backend does its I/O on the loop, as does a caller-driven loop (inside RunOnce). The portable backend
-    /// receives where .NET's engine completed an operation: a hop to the loop thread would cost a wake-up per request.
+    /// Where each connection's receive and send loops resume. The epoll backend does its I/O on the loop, as does a
+    /// caller-driven loop (inside RunOnce). The portable backend receives where .NET's engine completed an operation
+    /// (a hop to the loop thread would cost a wake-up per request) and sends from a thread-pool work item, as Kestrel's
+    /// Sockets transport does: responses flushed one after another (pipelining) leave in one send, where sending
+    /// inline on each flush made one send per response (pipelined ×16, pinned: 0.30× Sockets' requests/s inline,
+    /// 1.37× queued).
     /// </summary>
-    private PipeScheduler TransportScheduler(EventLoop loop)
-        => Backend == MNetBackend.Epoll || _isCallerDriven ? loop.Scheduler : PipeScheduler.Inline;
-
-    /// <summary>
-    /// The portable backend sends from a thread-pool work item, as Kestrel's Sockets transport does: responses flushed
-    /// one after another (pipelining) leave in one send, where sending inline on each flush made one send per response
-    /// (pipelined ×16, pinned: 0.30× Sockets' requests/s inline, 1.37× queued).
-    /// </summary>
-    private PipeScheduler SendScheduler(EventLoop loop)
-        => Backend == MNetBackend.Epoll || _isCallerDriven ? loop.Scheduler : PipeScheduler.ThreadPool;
+    private (PipeScheduler Receive, PipeScheduler Send) TransportSchedulers(EventLoop loop)
+        => Backend == MNetBackend.Epoll || _isCallerDriven ? (loop.Scheduler, loop.Scheduler) : (PipeScheduler.Inline, PipeScheduler.ThreadPool);
 
     private IPoller CreatePoller() => Backend == MNetBackend.Epoll ? new EpollPoller() : new SignalPoller();
 }

@@ -21,14 +21,13 @@ internal sealed class PortableConnection : TcpConnection
     private readonly SocketOperation _receiver;
     private ulong _registration;
     private int _shutdownState;
-    private volatile bool _stopReceiving;
     private volatile bool _closing;
 
     public PortableConnection(Socket socket, TcpConnectionSettings settings, EndPoint? localEndPoint, EndPoint? remoteEndPoint)
         : base(settings, localEndPoint, remoteEndPoint)
     {
         _socket = socket;
-        _receiver = new SocketOperation(settings.TransportScheduler);
+        _receiver = new SocketOperation(settings.ReceiveScheduler);
     }
 
     /// <summary>
@@ -88,7 +87,7 @@ internal sealed class PortableConnection : TcpConnection
         int bytesThisPass = 0;
         try
         {
-            while (!_stopReceiving)
+            while (!IsStopReceivingRequested)
             {
                 if (!filledLast)
                 {
@@ -99,7 +98,7 @@ internal sealed class PortableConnection : TcpConnection
                         bytesThisPass = 0;
                     }
                     await _receiver;
-                    if (_stopReceiving)
+                    if (IsStopReceivingRequested)
                     {
                         break;
                     }
@@ -183,11 +182,12 @@ internal sealed class PortableConnection : TcpConnection
         OnShutdownStep(SendingEnded);
     }
 
+    private bool IsStopReceivingRequested => (Volatile.Read(ref _shutdownState) & StopReceivingRequested) != 0;
+
     protected override void StopReceiving()
     {
-        _stopReceiving = true;
-        Input.Writer.CancelPendingFlush();
         OnShutdownStep(StopReceivingRequested);
+        Input.Writer.CancelPendingFlush();
     }
 
     protected override void StopSending()

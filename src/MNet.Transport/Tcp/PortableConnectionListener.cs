@@ -72,7 +72,7 @@ internal sealed class PortableConnectionListener : IConnectionListener
                 {
                     MNetTransportLog.AcceptPaused(_logger, _displayName, AcceptPauseMilliseconds, ex.Message);
                 }
-                await Task.Delay(TimeSpan.FromMilliseconds(AcceptPauseMilliseconds), TimeProvider.System, cancellationToken).ConfigureAwait(false);
+                await PauseAcceptingAsync(cancellationToken).ConfigureAwait(false);
                 continue;
             }
             catch (SocketException ex) when (ex.SocketErrorCode is SocketError.ConnectionAborted or SocketError.ConnectionReset or SocketError.Interrupted)
@@ -86,7 +86,7 @@ internal sealed class PortableConnectionListener : IConnectionListener
                 {
                     MNetTransportLog.AcceptFailed(_logger, _displayName, ex);
                 }
-                await Task.Delay(TimeSpan.FromMilliseconds(AcceptPauseMilliseconds), TimeProvider.System, cancellationToken).ConfigureAwait(false);
+                await PauseAcceptingAsync(cancellationToken).ConfigureAwait(false);
                 continue;
             }
 
@@ -108,6 +108,10 @@ internal sealed class PortableConnectionListener : IConnectionListener
     }
 
     public ValueTask DisposeAsync() => UnbindAsync();
+
+    // The system clock, not a loop's: the loops may be gone while a caller still accepts.
+    private static Task PauseAcceptingAsync(CancellationToken cancellationToken)
+        => Task.Delay(TimeSpan.FromMilliseconds(AcceptPauseMilliseconds), TimeProvider.System, cancellationToken);
 
     private static Socket Listen(EndPoint endPoint, int backlog)
     {

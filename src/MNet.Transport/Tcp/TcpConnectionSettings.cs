@@ -13,14 +13,14 @@ internal sealed class TcpConnectionSettings
         EventLoop loop,
         MemoryPool<byte> memoryPool,
         PipeScheduler applicationScheduler,
-        PipeScheduler transportScheduler,
+        PipeScheduler receiveScheduler,
         PipeScheduler sendScheduler,
         MNetTransportOptions options,
         ILogger logger)
     {
         Loop = loop;
-        TransportScheduler = transportScheduler;
-        Senders = new SocketOperationPool(transportScheduler);
+        ReceiveScheduler = receiveScheduler;
+        Senders = new SocketOperationPool(receiveScheduler);
         MemoryPool = memoryPool;
         Logger = logger;
         NoDelay = options.NoDelay;
@@ -29,7 +29,7 @@ internal sealed class TcpConnectionSettings
         InputOptions = new PipeOptions(
             memoryPool,
             readerScheduler: applicationScheduler,
-            writerScheduler: transportScheduler,
+            writerScheduler: receiveScheduler,
             pauseWriterThreshold: maxReadBufferSize,
             resumeWriterThreshold: maxReadBufferSize / 2,
             minimumSegmentSize: memoryPool.MaxBufferSize,
@@ -52,7 +52,7 @@ internal sealed class TcpConnectionSettings
     /// Where the receive loop resumes (after a flush that waited, and on the portable backend after a socket operation
     /// that did not complete at once). The send loop's reads resume on the scheduler given as <c>sendScheduler</c>.
     /// </summary>
-    public PipeScheduler TransportScheduler { get; }
+    public PipeScheduler ReceiveScheduler { get; }
 
     /// <summary>The portable backend's send operations, lent to this loop's connections one send at a time.</summary>
     public SocketOperationPool Senders { get; }

@@ -136,7 +136,7 @@ internal sealed class DnsUdpSocket : IDisposable
                 {
                     if (!query.Task.IsCompleted) // not timed out or failed while it waited
                     {
-                        batch.TryAdd(message[..DnsQueryWriter.Write(message, query.Id, query.Name, query.Type)], _server);
+                        batch.TryAdd(message[..DnsQueryWriter.Write(message, query.Id, query.Name, query.Type)]);
                     }
                 }
                 if (batch.Count == 0)

@@ -19,6 +19,7 @@ internal static class Errno
     public const int EMFILE = 24;
     public const int EPIPE = 32;
     public const int ENOTSOCK = 88;
+    public const int EDESTADDRREQ = 89;
     public const int EMSGSIZE = 90;
     public const int EPROTONOSUPPORT = 93;
     public const int EOPNOTSUPP = 95;
@@ -53,6 +54,7 @@ internal static class Errno
         ENFILE or EMFILE => SocketError.TooManyOpenSockets,
         EPIPE => SocketError.Shutdown,
         ENOTSOCK or EBADF => SocketError.NotSocket,
+        EDESTADDRREQ => SocketError.DestinationAddressRequired,
         EMSGSIZE => SocketError.MessageSize,
         EPROTONOSUPPORT => SocketError.ProtocolNotSupported,
         EOPNOTSUPP => SocketError.OperationNotSupported,

@@ -49,13 +49,37 @@ public sealed unsafe class DatagramSendBatch
         {
             throw new ArgumentException($"A datagram goes to an IPv4 or IPv6 address, not {remoteEndPoint.AddressFamily}.", nameof(remoteEndPoint));
         }
-        if (_count == MaxDatagrams || datagram.Length > _buffer.Length - _used)
+        if (!HasRoom(datagram))
         {
             return false;
         }
+        Add(datagram, SockAddr.WriteIP(remoteEndPoint, AddressSlot(_count)));
+        return true;
+    }
 
+    /// <summary>
+    /// Copies <paramref name="datagram"/> in, addressed to the peer the channel sending the batch is connected to
+    /// (<see cref="UdpChannel.Connect"/>); the kernel then reuses the connection's route instead of looking one up
+    /// for each datagram.
+    /// </summary>
+    /// <returns>False when the batch has no room for it: send the batch, then add it again.</returns>
+    public bool TryAdd(ReadOnlySpan<byte> datagram)
+    {
+        if (!HasRoom(datagram))
+        {
+            return false;
+        }
+        Add(datagram, addressLength: 0);
+        return true;
+    }
+
+    private bool HasRoom(ReadOnlySpan<byte> datagram) => _count < MaxDatagrams && datagram.Length <= _buffer.Length - _used;
+
+    private Span<byte> AddressSlot(int index) => _addresses.AsSpan(index * SockAddr.MaxIPSize, SockAddr.MaxIPSize);
+
+    private void Add(ReadOnlySpan<byte> datagram, int addressLength)
+    {
         datagram.CopyTo(_buffer.AsSpan(_used));
-        int addressLength = SockAddr.WriteIP(remoteEndPoint, _addresses.AsSpan(_count * SockAddr.MaxIPSize, SockAddr.MaxIPSize));
         fixed (byte* buffer = _buffer)
         fixed (byte* addresses = _addresses)
         fixed (IOVector* vectors = _vectors)
@@ -65,7 +89,7 @@ public sealed unsafe class DatagramSendBatch
             {
                 Header = new MessageHeader
                 {
-                    Name = addresses + _count * SockAddr.MaxIPSize,
+                    Name = addressLength == 0 ? null : addresses + _count * SockAddr.MaxIPSize,
                     NameLength = addressLength,
                     IOVectors = vectors + _count,
                     IOVectorCount = 1,
@@ -74,7 +98,6 @@ public sealed unsafe class DatagramSendBatch
         }
         _used += datagram.Length;
         _count++;
-        return true;
     }
 
     /// <summary>Drops every datagram not yet sent.</summary>
@@ -86,7 +109,7 @@ public sealed unsafe class DatagramSendBatch
         for (int i = _sent; i < _count; i++)
         {
             ref MessageHeader header = ref _headers[i].Header;
-            header.NameLength = SockAddr.MapIPv4ToIPv6(_addresses.AsSpan(i * SockAddr.MaxIPSize, SockAddr.MaxIPSize), header.NameLength);
+            header.NameLength = SockAddr.MapIPv4ToIPv6(AddressSlot(i), header.NameLength);
         }
     }
 

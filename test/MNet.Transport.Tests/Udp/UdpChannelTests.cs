@@ -159,6 +159,27 @@ public sealed class UdpChannelTests
     }
 
     [Fact]
+    public async Task SendBatchAsync_SendsUnaddressedDatagramsToTheConnectedPeer_AndRefusesThemWhenNotConnected()
+    {
+        using UdpChannel receiver = UdpChannel.Bind(AnyLoopbackPort);
+        using UdpChannel connected = UdpChannel.Bind(AnyLoopbackPort);
+        using UdpChannel unconnected = UdpChannel.Bind(AnyLoopbackPort);
+        connected.Connect(receiver.LocalEndPoint);
+        DatagramSendBatch batch = new();
+        Assert.True(batch.TryAdd(BitConverter.GetBytes(1)));
+        Assert.True(batch.TryAdd(BitConverter.GetBytes(2), receiver.LocalEndPoint));
+        Assert.True(batch.TryAdd(BitConverter.GetBytes(3)));
+
+        await connected.SendBatchAsync(batch).AsTask().WaitAsync(s_timeout);
+
+        Assert.Equal(new[] { 1, 2, 3 }, await ReceiveIntsAsync(receiver, 3));
+        Assert.True(batch.TryAdd(BitConverter.GetBytes(4)));
+        SocketException error = await Assert.ThrowsAsync<SocketException>(() => unconnected.SendBatchAsync(batch).AsTask());
+        Assert.Equal(SocketError.DestinationAddressRequired, error.SocketErrorCode);
+        Assert.Equal(0, batch.Count);
+    }
+
+    [Fact]
     public async Task Connect_SurfacesPortUnreachableAsASocketErrorOnTheNextCall()
     {
         int closedPort = ClosedPort();

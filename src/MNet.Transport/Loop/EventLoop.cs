@@ -49,6 +49,9 @@ internal sealed class EventLoop
 
     public bool IsOnLoopThread => _thread == Thread.CurrentThread;
 
+    /// <summary>Whether the loop's poller reports descriptor readiness (epoll), so sockets can register with it.</summary>
+    public bool PollsDescriptors => _readiness is not null;
+
     /// <summary>The loop's timers, fired after each poll; the poll sleeps no longer than the next needs. Loop thread only.</summary>
     public TimerWheel Timers { get; }
 

@@ -68,10 +68,6 @@ public sealed class MNetServer : IHostedService, IAsyncDisposable
         {
             throw new InvalidOperationException("No endpoints are configured: call ListenTcp, ListenUnix, ListenHandle or ListenUdp in AddMNetServer.");
         }
-        if (_options.UdpListeners.Count > 0 && _runtime.Backend != MNetBackend.Epoll)
-        {
-            throw new NotSupportedException($"UDP listeners run on the epoll backend only; {nameof(MNetTransportOptions.Backend)} is {_runtime.Backend}.");
-        }
 
         try
         {

@@ -19,6 +19,7 @@ public sealed unsafe class DatagramSendBatch
     private readonly MultipleMessageHeader[] _headers = GC.AllocateArray<MultipleMessageHeader>(MaxDatagrams, pinned: true);
     private readonly IOVector[] _vectors = GC.AllocateArray<IOVector>(MaxDatagrams, pinned: true);
     private readonly byte[] _addresses = GC.AllocateArray<byte>(MaxDatagrams * SockAddr.MaxIPSize, pinned: true);
+    private readonly int[] _offsets = new int[MaxDatagrams];
     private readonly byte[] _buffer;
     private int _count;
     private int _sent;
@@ -80,6 +81,7 @@ public sealed unsafe class DatagramSendBatch
     private void Add(ReadOnlySpan<byte> datagram, int addressLength)
     {
         datagram.CopyTo(_buffer.AsSpan(_used));
+        _offsets[_count] = _used;
         fixed (byte* buffer = _buffer)
         fixed (byte* addresses = _addresses)
         fixed (IOVector* vectors = _vectors)
@@ -127,6 +129,14 @@ public sealed unsafe class DatagramSendBatch
         }
     }
 
-    /// <summary>Gives up on the first remaining datagram (the kernel refused it) so the others can still go.</summary>
-    internal void SkipFirst() => _sent++;
+    /// <summary>The first datagram not yet sent, and its destination (null: the connected peer).</summary>
+    internal (ReadOnlyMemory<byte> Datagram, IPEndPoint? Destination) PeekFirst()
+    {
+        int length = (int)_vectors[_sent].Length;
+        int addressLength = _headers[_sent].Header.NameLength;
+        return (_buffer.AsMemory(_offsets[_sent], length), addressLength == 0 ? null : SockAddr.ReadIP(AddressSlot(_sent)[..addressLength]));
+    }
+
+    /// <summary>Drops the first remaining datagram, sent one at a time or refused by the kernel, so the others can go.</summary>
+    internal void RemoveFirst() => _sent++;
 }

@@ -10,32 +10,37 @@ namespace MNet.Transport.Tests.Dns;
 /// <summary>The resolver against a real DNS server on loopback that a test can make slow, silent, truncating or hostile.</summary>
 public sealed class DnsResolverTests : IAsyncDisposable
 {
-    private readonly TransportRuntime _runtime = new(new MNetTransportOptions { LoopCount = 1 }, NullLogger.Instance);
+    private TransportRuntime? _runtime;
     private readonly ManualClock _clock = new();
     private readonly FakeDnsServer _server = FakeDnsServer.Start();
 
     public async ValueTask DisposeAsync()
     {
         await _server.DisposeAsync();
-        await _runtime.DisposeAsync();
+        if (_runtime is not null)
+        {
+            await _runtime.DisposeAsync();
+        }
     }
 
-    [Fact]
-    public async Task AAndAaaaAndBoth_ComeBackAsTheServerSaid_IPv4First()
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public async Task AAndAaaaAndBoth_ComeBackAsTheServerSaid_IPv4First(MNetBackend backend)
     {
         _server.Zone.AddA("both.test", "192.0.2.1").AddA("both.test", "192.0.2.2").AddAaaa("both.test", "2001:db8::1");
-        DnsResolver resolver = CreateResolver();
+        DnsResolver resolver = CreateResolver(backend);
 
         Assert.Equal(Addresses("192.0.2.1", "192.0.2.2"), await resolver.GetHostAddressesAsync("both.test", AddressFamily.InterNetwork));
         Assert.Equal(Addresses("2001:db8::1"), await resolver.GetHostAddressesAsync("both.test", AddressFamily.InterNetworkV6));
         Assert.Equal(Addresses("192.0.2.1", "192.0.2.2", "2001:db8::1"), await resolver.GetHostAddressesAsync("both.test"));
     }
 
-    [Fact]
-    public async Task ACNameChain_IsFollowed_InOneReplyOrByAskingForTheTarget()
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public async Task ACNameChain_IsFollowed_InOneReplyOrByAskingForTheTarget(MNetBackend backend)
     {
         _server.Zone.AddCName("www.test", "edge.test").AddCName("edge.test", "host.test").AddA("host.test", "192.0.2.3");
-        DnsResolver resolver = CreateResolver();
+        DnsResolver resolver = CreateResolver(backend);
 
         Assert.Equal(Addresses("192.0.2.3"), await resolver.GetHostAddressesAsync("www.test", AddressFamily.InterNetwork));
 
@@ -47,11 +52,12 @@ public sealed class DnsResolverTests : IAsyncDisposable
         Assert.Contains(_server.Queries, q => q.Name == "host.test");
     }
 
-    [Fact]
-    public async Task NxDomain_IsCachedForTheSoaMinimum_ThenAskedAgain()
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public async Task NxDomain_IsCachedForTheSoaMinimum_ThenAskedAgain(MNetBackend backend)
     {
         _server.Zone.NegativeTtl = 30;
-        DnsResolver resolver = CreateResolver();
+        DnsResolver resolver = CreateResolver(backend);
 
         SocketException error = await Assert.ThrowsAsync<SocketException>(async () => await resolver.GetHostAddressesAsync("nowhere.test", AddressFamily.InterNetwork));
         Assert.Equal(SocketError.HostNotFound, error.SocketErrorCode);
@@ -68,11 +74,12 @@ public sealed class DnsResolverTests : IAsyncDisposable
         Assert.Equal(2, _server.UdpQueryCount);
     }
 
-    [Fact]
-    public async Task NoData_FailsWithNoData_AndIsCachedToo()
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public async Task NoData_FailsWithNoData_AndIsCachedToo(MNetBackend backend)
     {
         _server.Zone.AddA("v4only.test", "192.0.2.5");
-        DnsResolver resolver = CreateResolver();
+        DnsResolver resolver = CreateResolver(backend);
 
         SocketException error = await Assert.ThrowsAsync<SocketException>(async () => await resolver.GetHostAddressesAsync("v4only.test", AddressFamily.InterNetworkV6));
         Assert.Equal(SocketError.NoData, error.SocketErrorCode);
@@ -80,11 +87,12 @@ public sealed class DnsResolverTests : IAsyncDisposable
         Assert.Equal(1, _server.UdpQueryCount);
     }
 
-    [Fact]
-    public async Task AnAnswer_IsServedFromTheCacheUntilItsTtlRunsOut()
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public async Task AnAnswer_IsServedFromTheCacheUntilItsTtlRunsOut(MNetBackend backend)
     {
         _server.Zone.AddA("short.test", "192.0.2.6", ttl: 10);
-        DnsResolver resolver = CreateResolver();
+        DnsResolver resolver = CreateResolver(backend);
 
         await resolver.GetHostAddressesAsync("short.test", AddressFamily.InterNetwork);
         _clock.Advance(TimeSpan.FromSeconds(9));
@@ -96,34 +104,37 @@ public sealed class DnsResolverTests : IAsyncDisposable
         Assert.Equal(2, _server.UdpQueryCount);
     }
 
-    [Fact]
-    public async Task ACachedAnswer_ReturnsSynchronously_WithoutAllocating()
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public async Task ACachedAnswer_ReturnsSynchronously_WithoutAllocating(MNetBackend backend)
     {
         _server.Zone.AddA("hot.test", "192.0.2.7");
-        DnsResolver resolver = CreateResolver();
+        DnsResolver resolver = CreateResolver(backend);
         await resolver.GetHostAddressesAsync("hot.test", AddressFamily.InterNetwork);
 
         Assert.Equal(0, AllocatedByCachedLookups(resolver, "hot.test", 10_000));
     }
 
-    [Fact]
-    public async Task ASilentServer_TimesOut_AndTheNextServerAnswers()
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public async Task ASilentServer_TimesOut_AndTheNextServerAnswers(MNetBackend backend)
     {
         await using FakeDnsServer second = FakeDnsServer.Start();
         second.Zone.AddA("retry.test", "192.0.2.8");
         _server.UdpReplies = _ => [];
-        DnsResolver resolver = CreateResolver(o => o.Timeout = TimeSpan.FromMilliseconds(500), _server.EndPoint, second.EndPoint);
+        DnsResolver resolver = CreateResolver(backend, o => o.Timeout = TimeSpan.FromMilliseconds(500), _server.EndPoint, second.EndPoint);
 
         Assert.Equal(Addresses("192.0.2.8"), await resolver.GetHostAddressesAsync("retry.test", AddressFamily.InterNetwork));
         Assert.Equal(1, _server.UdpQueryCount);
         Assert.Equal(1, second.UdpQueryCount);
     }
 
-    [Fact]
-    public async Task WhenNoServerAnswers_TheLookupFailsWithTryAgain_AfterEveryAttempt()
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public async Task WhenNoServerAnswers_TheLookupFailsWithTryAgain_AfterEveryAttempt(MNetBackend backend)
     {
         _server.UdpReplies = _ => [];
-        DnsResolver resolver = CreateResolver(o =>
+        DnsResolver resolver = CreateResolver(backend, o =>
         {
             o.Timeout = TimeSpan.FromMilliseconds(100);
             o.Attempts = 3;
@@ -140,33 +151,36 @@ public sealed class DnsResolverTests : IAsyncDisposable
         Assert.Equal(Addresses("192.0.2.9"), await resolver.GetHostAddressesAsync("silent.test", AddressFamily.InterNetwork));
     }
 
-    [Fact]
-    public async Task AClosedPort_PassesToTheNextServerOnTheIcmpError()
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public async Task AClosedPort_PassesToTheNextServerOnTheIcmpError(MNetBackend backend)
     {
         using Socket closed = new(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
         closed.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         IPEndPoint nobody = (IPEndPoint)closed.LocalEndPoint!;
         closed.Close();
         _server.Zone.AddA("refused.test", "192.0.2.10");
-        DnsResolver resolver = CreateResolver(o => o.Timeout = TimeSpan.FromSeconds(30), nobody, _server.EndPoint);
+        DnsResolver resolver = CreateResolver(backend, o => o.Timeout = TimeSpan.FromSeconds(30), nobody, _server.EndPoint);
 
         Assert.Equal(Addresses("192.0.2.10"), await resolver.GetHostAddressesAsync("refused.test", AddressFamily.InterNetwork).AsTask().WaitAsync(TimeSpan.FromSeconds(20)));
     }
 
-    [Fact]
-    public async Task ATruncatedReply_IsAskedAgainOverTcp()
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public async Task ATruncatedReply_IsAskedAgainOverTcp(MNetBackend backend)
     {
         _server.Zone.AddA("big.test", "192.0.2.11");
         _server.UdpReplies = query => [new DnsWire(query.Id, DnsWire.ResponseFlags | DnsWire.Truncated, query.Name, query.Type).Build()];
-        DnsResolver resolver = CreateResolver();
+        DnsResolver resolver = CreateResolver(backend);
 
         Assert.Equal(Addresses("192.0.2.11"), await resolver.GetHostAddressesAsync("big.test", AddressFamily.InterNetwork));
         Assert.Equal(1, _server.UdpQueryCount);
         Assert.Equal(1, _server.TcpQueryCount);
     }
 
-    [Fact]
-    public async Task RepliesWithAnotherIdOrFromAnotherSource_AreIgnored()
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public async Task RepliesWithAnotherIdOrFromAnotherSource_AreIgnored(MNetBackend backend)
     {
         _server.Zone.AddA("spoofed.test", "192.0.2.12");
         _server.ReplyDelay = TimeSpan.FromMilliseconds(50);
@@ -178,14 +192,15 @@ public sealed class DnsResolverTests : IAsyncDisposable
             return [wrongId, _server.Zone.Answer(query)];
         };
         using MetricCounter mismatched = new("mnet.dns.replies.dropped", "reason", "mismatched");
-        DnsResolver resolver = CreateResolver();
+        DnsResolver resolver = CreateResolver(backend);
 
         Assert.Equal(Addresses("192.0.2.12"), await resolver.GetHostAddressesAsync("spoofed.test", AddressFamily.InterNetwork));
         Assert.True(mismatched.Total >= 1);
     }
 
-    [Fact]
-    public async Task MalformedReplies_AreDroppedAndCounted_AndTheGoodOneAfterThemIsTaken()
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public async Task MalformedReplies_AreDroppedAndCounted_AndTheGoodOneAfterThemIsTaken(MNetBackend backend)
     {
         _server.Zone.AddA("hostile.test", "192.0.2.13");
         _server.UdpReplies = query =>
@@ -200,17 +215,18 @@ public sealed class DnsResolverTests : IAsyncDisposable
             return [loop, random, cut, _server.Zone.Answer(query)];
         };
         using MetricCounter malformed = new("mnet.dns.replies.dropped", "reason", "malformed");
-        DnsResolver resolver = CreateResolver();
+        DnsResolver resolver = CreateResolver(backend);
 
         Assert.Equal(Addresses("192.0.2.13"), await resolver.GetHostAddressesAsync("hostile.test", AddressFamily.InterNetwork));
         Assert.True(malformed.Total >= 3, $"{malformed.Total} malformed replies counted");
     }
 
-    [Fact]
-    public async Task SearchDomains_AreTried_AsNdotsDirects()
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public async Task SearchDomains_AreTried_AsNdotsDirects(MNetBackend backend)
     {
         _server.Zone.AddA("www.corp.test", "192.0.2.14").AddA("a.b", "192.0.2.15").AddA("a.b.corp.test", "192.0.2.16");
-        DnsResolver resolver = CreateResolver(o =>
+        DnsResolver resolver = CreateResolver(backend, o =>
         {
             o.SearchDomains.Add("lab.test");
             o.SearchDomains.Add("corp.test");
@@ -225,14 +241,15 @@ public sealed class DnsResolverTests : IAsyncDisposable
         await Assert.ThrowsAsync<SocketException>(async () => await resolver.GetHostAddressesAsync("www.", AddressFamily.InterNetwork));
     }
 
-    [Fact]
-    public async Task TheHostsFile_AndAddressLiterals_AreAnsweredWithoutAsking()
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public async Task TheHostsFile_AndAddressLiterals_AreAnsweredWithoutAsking(MNetBackend backend)
     {
         string hosts = Path.GetTempFileName();
         try
         {
             await File.WriteAllTextAsync(hosts, "192.0.2.17 pinned.test\n");
-            DnsResolver resolver = CreateResolver(o => o.HostsFilePath = hosts);
+            DnsResolver resolver = CreateResolver(backend, o => o.HostsFilePath = hosts);
 
             Assert.Equal(Addresses("192.0.2.17"), await resolver.GetHostAddressesAsync("pinned.test"));
             Assert.Equal(Addresses("2001:db8::17"), await resolver.GetHostAddressesAsync("2001:db8::17"));
@@ -244,12 +261,13 @@ public sealed class DnsResolverTests : IAsyncDisposable
         }
     }
 
-    [Fact]
-    public async Task ConcurrentLookupsOfOneName_ShareOneQuery()
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public async Task ConcurrentLookupsOfOneName_ShareOneQuery(MNetBackend backend)
     {
         _server.Zone.AddA("popular.test", "192.0.2.18");
         _server.ReplyDelay = TimeSpan.FromMilliseconds(100);
-        DnsResolver resolver = CreateResolver();
+        DnsResolver resolver = CreateResolver(backend);
 
         IReadOnlyList<IPAddress>[] results = await Task.WhenAll(
             Enumerable.Range(0, 20).Select(_ => resolver.GetHostAddressesAsync("popular.test", AddressFamily.InterNetwork).AsTask()));
@@ -258,15 +276,16 @@ public sealed class DnsResolverTests : IAsyncDisposable
         Assert.Equal(1, _server.UdpQueryCount);
     }
 
-    [Fact]
-    public async Task Queries_ShareOneSocketPerServer_WithRandomIds_AndMoveToANewPortEvery256()
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public async Task Queries_ShareOneSocketPerServer_WithRandomIds_AndMoveToANewPortEvery256(MNetBackend backend)
     {
         const int names = 600;
         for (int i = 0; i < names; i++)
         {
             _server.Zone.AddA($"n{i}.test", "192.0.2.19");
         }
-        DnsResolver resolver = CreateResolver();
+        DnsResolver resolver = CreateResolver(backend);
 
         // 32 at a time: a burst of all 600 would overflow the test server's socket buffer, and the lost queries would
         // be asked again from later sockets.
@@ -281,11 +300,12 @@ public sealed class DnsResolverTests : IAsyncDisposable
         Assert.All(ports.Where(port => port.Count() == 256), port => Assert.InRange(port.Select(q => q.Id).Distinct().Count(), 240, 256));
     }
 
-    [Fact]
-    public async Task Dispose_FailsTheLookupsWaiting_AndLaterCallsThrow()
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public async Task Dispose_FailsTheLookupsWaiting_AndLaterCallsThrow(MNetBackend backend)
     {
         _server.UdpReplies = _ => [];
-        DnsResolver resolver = CreateResolver(o => o.Timeout = TimeSpan.FromSeconds(30));
+        DnsResolver resolver = CreateResolver(backend, o => o.Timeout = TimeSpan.FromSeconds(30));
         Task<IReadOnlyList<IPAddress>> waiting = resolver.GetHostAddressesAsync("silent.test", AddressFamily.InterNetwork).AsTask();
         await WaitForQueriesAsync(1);
 
@@ -296,10 +316,11 @@ public sealed class DnsResolverTests : IAsyncDisposable
         Assert.Equal(1, _server.UdpQueryCount);
     }
 
-    [Fact]
-    public async Task BadArguments_FailAtOnce_WithoutAQuery()
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public async Task BadArguments_FailAtOnce_WithoutAQuery(MNetBackend backend)
     {
-        DnsResolver resolver = CreateResolver();
+        DnsResolver resolver = CreateResolver(backend);
 
         await Assert.ThrowsAsync<ArgumentException>(async () => await resolver.GetHostAddressesAsync("bad..name"));
         await Assert.ThrowsAsync<ArgumentException>(async () => await resolver.GetHostAddressesAsync("ok.test", AddressFamily.Unix));
@@ -316,7 +337,8 @@ public sealed class DnsResolverTests : IAsyncDisposable
         Assert.Equal(count, _server.Queries.Count);
     }
 
-    private DnsResolver CreateResolver(Action<DnsResolverOptions>? configure = null, params IPEndPoint[] servers)
+    /// <summary>A resolver on a one-loop runtime of <paramref name="backend"/>, the test's own.</summary>
+    private DnsResolver CreateResolver(MNetBackend backend, Action<DnsResolverOptions>? configure = null, params IPEndPoint[] servers)
     {
         DnsResolverOptions options = new() { HostsFilePath = null };
         foreach (IPEndPoint server in servers.Length > 0 ? servers : [_server.EndPoint])
@@ -324,6 +346,7 @@ public sealed class DnsResolverTests : IAsyncDisposable
             options.Servers.Add(server);
         }
         configure?.Invoke(options);
+        _runtime ??= new TransportRuntime(new MNetTransportOptions { LoopCount = 1, Backend = backend }, NullLogger.Instance);
         return new DnsResolver(options, _runtime, _clock);
     }
 

@@ -11,19 +11,11 @@ public sealed class UdpServerTests
     private static readonly IPEndPoint AnyLoopbackPort = new(IPAddress.Loopback, 0);
     private static readonly TimeSpan s_timeout = TimeSpan.FromSeconds(10);
 
-    [Fact]
-    public async Task UdpListeners_OnThePortableBackend_AreRefusedAtStart_SayingWhy()
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public async Task Echo_OfOneHundredThousandDatagramsFromOneToMaximumSize_ReturnsEachWhole(MNetBackend backend)
     {
-        NotSupportedException refused = await Assert.ThrowsAsync<NotSupportedException>(() => ServerHost.StartAsync(
-            MNetBackend.Portable, o => o.ListenUdp(AnyLoopbackPort, d => d.ReplyAsync(d.Data))));
-
-        Assert.Contains("epoll backend only", refused.Message, StringComparison.Ordinal);
-    }
-
-    [Fact]
-    public async Task Echo_OfOneHundredThousandDatagramsFromOneToMaximumSize_ReturnsEachWhole()
-    {
-        await using ServerHost host = await ServerHost.StartAsync(o => o.ListenUdp(
+        await using ServerHost host = await ServerHost.StartAsync(backend, o => o.ListenUdp(
             AnyLoopbackPort, d => d.ReplyAsync(d.Data), u => u.Channel.ReceiveBufferSize = 1 << 20));
         IPEndPoint server = host.Server.UdpEndPoints[0];
         using UdpChannel client = UdpChannel.Bind(AnyLoopbackPort, new UdpChannelOptions { ReceiveBufferSize = 1 << 20 });
@@ -106,14 +98,15 @@ public sealed class UdpServerTests
             : -(data.Length << 24 | (data.Length > 1 ? data[1] << 8 : 0) | data[0]) - 1;
     }
 
-    [Fact]
-    public async Task Flood_FasterThanTheHandler_DropsAndCountsDatagrams_AndTheQueueStaysBounded()
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public async Task Flood_FasterThanTheHandler_DropsAndCountsDatagrams_AndTheQueueStaysBounded(MNetBackend backend)
     {
         const int capacity = 16;
         TaskCompletionSource release = new(TaskCreationOptions.RunContinuationsAsynchronously);
         int handled = 0;
         using MetricCounter dropped = new("mnet.udp.datagrams.dropped");
-        await using ServerHost host = await ServerHost.StartAsync(o => o.ListenUdp(
+        await using ServerHost host = await ServerHost.StartAsync(backend, o => o.ListenUdp(
             AnyLoopbackPort,
             async d =>
             {
@@ -164,12 +157,14 @@ public sealed class UdpServerTests
         Assert.True(handled + droppedWhileStuck <= sent);
     }
 
-    [Fact]
-    public async Task Stop_LeavesAStuckHandlerBehind_AtTheShutdownTimeout()
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public async Task Stop_LeavesAStuckHandlerBehind_AtTheShutdownTimeout(MNetBackend backend)
     {
         TaskCompletionSource entered = new(TaskCreationOptions.RunContinuationsAsynchronously);
         TaskCompletionSource never = new();
         ServerHost host = await ServerHost.StartAsync(
+            backend,
             o => o.ListenUdp(AnyLoopbackPort, async d =>
             {
                 entered.TrySetResult();
@@ -184,10 +179,11 @@ public sealed class UdpServerTests
         Assert.Contains(host.Log.Entries, e => e.EventId.Id == 108);
     }
 
-    [Fact]
-    public async Task HandlerThatThrows_IsLogged_AndTheListenerKeepsServing()
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public async Task HandlerThatThrows_IsLogged_AndTheListenerKeepsServing(MNetBackend backend)
     {
-        await using ServerHost host = await ServerHost.StartAsync(o => o.ListenUdp(AnyLoopbackPort, d =>
+        await using ServerHost host = await ServerHost.StartAsync(backend, o => o.ListenUdp(AnyLoopbackPort, d =>
             d.Data.Span[0] == 0 ? throw new InvalidOperationException("bad datagram") : d.ReplyAsync(d.Data)));
         IPEndPoint server = host.Server.UdpEndPoints[0];
         using UdpChannel client = UdpChannel.Bind(AnyLoopbackPort);
@@ -201,12 +197,13 @@ public sealed class UdpServerTests
         Assert.Contains(host.Log.Entries, e => e.Exception is InvalidOperationException { Message: "bad datagram" });
     }
 
-    [Fact]
-    public async Task Stop_ClosesTheUdpSocket()
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public async Task Stop_ClosesTheUdpSocket(MNetBackend backend)
     {
         UdpChannel.Bind(AnyLoopbackPort).Dispose(); // the process's shared loop stays once started: count it in the baseline
         int baseline = ProcessResources.OpenFileDescriptors;
-        ServerHost host = await ServerHost.StartAsync(o => o.ListenUdp(AnyLoopbackPort, d => d.ReplyAsync(d.Data)));
+        ServerHost host = await ServerHost.StartAsync(backend, o => o.ListenUdp(AnyLoopbackPort, d => d.ReplyAsync(d.Data)));
         IPEndPoint server = host.Server.UdpEndPoints[0];
         await host.DisposeAsync();
 

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using MNet.Transport.Hosting;
 using MNet.Transport.Loop;
 using MNet.Transport.Tests.Infrastructure;
 using MNet.Transport.Udp;
@@ -12,10 +13,14 @@ public sealed class UdpChannelTests
     private static readonly IPEndPoint AnyLoopbackPort = new(IPAddress.Loopback, 0);
     private static readonly TimeSpan s_timeout = TimeSpan.FromSeconds(10);
 
-    [Fact]
-    public async Task ReceiveAsync_ReportsTruncationAndTheFirstBytesOfAnOversizedDatagram()
+    private static UdpChannel Bind(MNetBackend backend, IPEndPoint localEndPoint, UdpChannelOptions? options = null)
+        => UdpChannel.Bind(localEndPoint, options, TestLoops.Shared(backend));
+
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public async Task ReceiveAsync_ReportsTruncationAndTheFirstBytesOfAnOversizedDatagram(MNetBackend backend)
     {
-        using UdpChannel receiver = UdpChannel.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        using UdpChannel receiver = Bind(backend, new IPEndPoint(IPAddress.Loopback, 0));
         using Socket sender = new(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
         byte[] datagram = Enumerable.Range(0, 100).Select(i => (byte)i).ToArray();
         await sender.SendToAsync(datagram, receiver.LocalEndPoint);
@@ -34,11 +39,12 @@ public sealed class UdpChannelTests
         Assert.Equal(((IPEndPoint)sender.LocalEndPoint!).Port, next.RemoteEndPoint.Port);
     }
 
-    [Fact]
-    public async Task ReceiveAsync_DeliversZeroLengthDatagrams()
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public async Task ReceiveAsync_DeliversZeroLengthDatagrams(MNetBackend backend)
     {
-        using UdpChannel receiver = UdpChannel.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        using UdpChannel sender = UdpChannel.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        using UdpChannel receiver = Bind(backend, new IPEndPoint(IPAddress.Loopback, 0));
+        using UdpChannel sender = Bind(backend, new IPEndPoint(IPAddress.Loopback, 0));
         Task<DatagramReceiveResult> pending = receiver.ReceiveAsync(new byte[16]).AsTask();
         await sender.SendToAsync(ReadOnlyMemory<byte>.Empty, receiver.LocalEndPoint);
         await sender.SendToAsync(new byte[] { 7 }, receiver.LocalEndPoint);
@@ -50,11 +56,12 @@ public sealed class UdpChannelTests
         Assert.Equal(1, (await receiver.ReceiveAsync(new byte[16]).AsTask().WaitAsync(s_timeout)).ReceivedBytes);
     }
 
-    [Fact]
-    public async Task ReceiveAsync_KeepsEveryDatagramOfABurstWhole_WhenTheyArriveFasterThanTheyAreRead()
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public async Task ReceiveAsync_KeepsEveryDatagramOfABurstWhole_WhenTheyArriveFasterThanTheyAreRead(MNetBackend backend)
     {
-        using UdpChannel receiver = UdpChannel.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        using UdpChannel sender = UdpChannel.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        using UdpChannel receiver = Bind(backend, new IPEndPoint(IPAddress.Loopback, 0));
+        using UdpChannel sender = Bind(backend, new IPEndPoint(IPAddress.Loopback, 0));
         const int count = 200;
         for (int i = 0; i < count; i++)
         {
@@ -73,10 +80,11 @@ public sealed class UdpChannelTests
         Assert.Equal(Enumerable.Range(0, count), seen.Order());
     }
 
-    [Fact]
-    public async Task ReceiveAsync_JudgesADatagramReadAheadAgainstTheBufferOfTheReceiveThatTakesIt()
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public async Task ReceiveAsync_JudgesADatagramReadAheadAgainstTheBufferOfTheReceiveThatTakesIt(MNetBackend backend)
     {
-        using UdpChannel receiver = UdpChannel.Bind(AnyLoopbackPort);
+        using UdpChannel receiver = Bind(backend, AnyLoopbackPort);
         using Socket sender = new(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
         byte[] datagram = Enumerable.Range(0, 1000).Select(i => (byte)(i * 7)).ToArray();
         for (int i = 0; i < 3; i++)
@@ -119,12 +127,13 @@ public sealed class UdpChannelTests
         Assert.IsType<ObjectDisposedException>(error.InnerException);
     }
 
-    [Fact]
-    public async Task SendBatchAsync_DeliversEveryDatagramToItsPeer_FromADualStackChannelToIPv4Peers()
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public async Task SendBatchAsync_DeliversEveryDatagramToItsPeer_FromADualStackChannelToIPv4Peers(MNetBackend backend)
     {
-        using UdpChannel sender = UdpChannel.Bind(new IPEndPoint(IPAddress.IPv6Any, 0));
-        using UdpChannel first = UdpChannel.Bind(AnyLoopbackPort);
-        using UdpChannel second = UdpChannel.Bind(AnyLoopbackPort);
+        using UdpChannel sender = Bind(backend, new IPEndPoint(IPAddress.IPv6Any, 0));
+        using UdpChannel first = Bind(backend, AnyLoopbackPort);
+        using UdpChannel second = Bind(backend, AnyLoopbackPort);
         IPEndPoint firstPeer = new(IPAddress.Loopback, first.LocalEndPoint.Port);
         IPEndPoint secondPeer = new(IPAddress.Loopback, second.LocalEndPoint.Port);
         DatagramSendBatch batch = new();
@@ -142,11 +151,12 @@ public sealed class UdpChannelTests
         Assert.Equal(Enumerable.Range(0, 16).Select(i => 2 * i + 1), await ReceiveIntsAsync(second, 16));
     }
 
-    [Fact]
-    public async Task SendBatchAsync_SkipsADatagramTheKernelRefuses_SendsTheRest_AndThenThrows()
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public async Task SendBatchAsync_SkipsADatagramTheKernelRefuses_SendsTheRest_AndThenThrows(MNetBackend backend)
     {
-        using UdpChannel sender = UdpChannel.Bind(AnyLoopbackPort);
-        using UdpChannel receiver = UdpChannel.Bind(AnyLoopbackPort);
+        using UdpChannel sender = Bind(backend, AnyLoopbackPort);
+        using UdpChannel receiver = Bind(backend, AnyLoopbackPort);
         DatagramSendBatch batch = new();
         Assert.True(batch.TryAdd(BitConverter.GetBytes(1), receiver.LocalEndPoint));
         Assert.True(batch.TryAdd(new byte[65_508], receiver.LocalEndPoint)); // one byte over the IPv4 limit
@@ -158,12 +168,13 @@ public sealed class UdpChannelTests
         Assert.Equal(new[] { 1, 2 }, await ReceiveIntsAsync(receiver, 2));
     }
 
-    [Fact]
-    public async Task SendBatchAsync_SendsUnaddressedDatagramsToTheConnectedPeer_AndRefusesThemWhenNotConnected()
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public async Task SendBatchAsync_SendsUnaddressedDatagramsToTheConnectedPeer_AndRefusesThemWhenNotConnected(MNetBackend backend)
     {
-        using UdpChannel receiver = UdpChannel.Bind(AnyLoopbackPort);
-        using UdpChannel connected = UdpChannel.Bind(AnyLoopbackPort);
-        using UdpChannel unconnected = UdpChannel.Bind(AnyLoopbackPort);
+        using UdpChannel receiver = Bind(backend, AnyLoopbackPort);
+        using UdpChannel connected = Bind(backend, AnyLoopbackPort);
+        using UdpChannel unconnected = Bind(backend, AnyLoopbackPort);
         connected.Connect(receiver.LocalEndPoint);
         DatagramSendBatch batch = new();
         Assert.True(batch.TryAdd(BitConverter.GetBytes(1)));
@@ -179,11 +190,12 @@ public sealed class UdpChannelTests
         Assert.Equal(0, batch.Count);
     }
 
-    [Fact]
-    public async Task Connect_SurfacesPortUnreachableAsASocketErrorOnTheNextCall()
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public async Task Connect_SurfacesPortUnreachableAsASocketErrorOnTheNextCall(MNetBackend backend)
     {
         int closedPort = ClosedPort();
-        using UdpChannel channel = UdpChannel.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        using UdpChannel channel = Bind(backend, new IPEndPoint(IPAddress.Loopback, 0));
         channel.Connect(new IPEndPoint(IPAddress.Loopback, closedPort));
         Task<DatagramReceiveResult> receive = channel.ReceiveAsync(new byte[16]).AsTask();
         await channel.SendAsync(new byte[] { 1, 2, 3 });
@@ -192,12 +204,13 @@ public sealed class UdpChannelTests
         Assert.Equal(SocketError.ConnectionRefused, error.SocketErrorCode);
     }
 
-    [Fact]
-    public async Task Dispose_FailsAPendingReceive_AndReleasesTheSocket()
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public async Task Dispose_FailsAPendingReceive_AndReleasesTheSocket(MNetBackend backend)
     {
-        UdpChannel.Bind(AnyLoopbackPort).Dispose(); // the process's shared loop stays once started: count it in the baseline
+        Bind(backend, AnyLoopbackPort).Dispose(); // the process's shared loop stays once started: count it in the baseline
         int baseline = ProcessResources.OpenFileDescriptors;
-        UdpChannel channel = UdpChannel.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        UdpChannel channel = Bind(backend, new IPEndPoint(IPAddress.Loopback, 0));
         ValueTask<DatagramReceiveResult> pending = channel.ReceiveAsync(new byte[16]);
         Assert.False(pending.IsCompleted);
 
@@ -208,37 +221,40 @@ public sealed class UdpChannelTests
         Assert.Equal(baseline, await ProcessResources.SettleAsync(() => ProcessResources.OpenFileDescriptors, baseline));
     }
 
-    [Fact]
-    public async Task ReceiveAsync_Cancellation_CompletesThePendingReceiveAndTheChannelStaysUsable()
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public async Task ReceiveAsync_Cancellation_CompletesThePendingReceiveAndTheChannelStaysUsable(MNetBackend backend)
     {
-        using UdpChannel receiver = UdpChannel.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        using UdpChannel receiver = Bind(backend, new IPEndPoint(IPAddress.Loopback, 0));
         using CancellationTokenSource cancel = new();
         ValueTask<DatagramReceiveResult> pending = receiver.ReceiveAsync(new byte[16], cancel.Token);
         cancel.Cancel();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => pending.AsTask().WaitAsync(s_timeout));
 
-        using UdpChannel sender = UdpChannel.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        using UdpChannel sender = Bind(backend, new IPEndPoint(IPAddress.Loopback, 0));
         await sender.SendToAsync(new byte[] { 42 }, receiver.LocalEndPoint);
         byte[] buffer = new byte[16];
         Assert.Equal(1, (await receiver.ReceiveAsync(buffer).AsTask().WaitAsync(s_timeout)).ReceivedBytes);
         Assert.Equal(42, buffer[0]);
     }
 
-    [Fact]
-    public async Task ReceiveAsync_WhileAnotherIsPending_Throws()
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public async Task ReceiveAsync_WhileAnotherIsPending_Throws(MNetBackend backend)
     {
-        using UdpChannel receiver = UdpChannel.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        using UdpChannel receiver = Bind(backend, new IPEndPoint(IPAddress.Loopback, 0));
         ValueTask<DatagramReceiveResult> pending = receiver.ReceiveAsync(new byte[16]);
         Assert.Throws<InvalidOperationException>(() => { _ = receiver.ReceiveAsync(new byte[16]).AsTask(); });
         receiver.Dispose();
         await Assert.ThrowsAsync<ObjectDisposedException>(() => pending.AsTask());
     }
 
-    [Fact]
-    public async Task Broadcast_ToTheLoopbackBroadcastAddress_ReachesAChannelBoundToThatPort()
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public async Task Broadcast_ToTheLoopbackBroadcastAddress_ReachesAChannelBoundToThatPort(MNetBackend backend)
     {
-        using UdpChannel receiver = UdpChannel.Bind(new IPEndPoint(IPAddress.Any, 0));
-        using UdpChannel sender = UdpChannel.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        using UdpChannel receiver = Bind(backend, new IPEndPoint(IPAddress.Any, 0));
+        using UdpChannel sender = Bind(backend, new IPEndPoint(IPAddress.Loopback, 0));
         IPEndPoint broadcast = new(IPAddress.Parse("127.255.255.255"), receiver.LocalEndPoint.Port);
 
         SocketException refused = await Assert.ThrowsAsync<SocketException>(() => sender.SendToAsync(new byte[] { 1 }, broadcast).AsTask());
@@ -253,16 +269,17 @@ public sealed class UdpChannelTests
         Assert.Equal(2, buffer[0]);
     }
 
-    [Fact]
-    public async Task Multicast_AGroupOnTheLoopbackInterface_ReachesEveryMember_UntilOneLeaves()
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public async Task Multicast_AGroupOnTheLoopbackInterface_ReachesEveryMember_UntilOneLeaves(MNetBackend backend)
     {
         IPAddress group = IPAddress.Parse("239.255.77.1");
         UdpChannelOptions shared = new() { ReuseAddress = true };
-        using UdpChannel first = UdpChannel.Bind(new IPEndPoint(IPAddress.Any, 0), shared);
-        using UdpChannel second = UdpChannel.Bind(new IPEndPoint(IPAddress.Any, first.LocalEndPoint.Port), shared);
+        using UdpChannel first = Bind(backend, new IPEndPoint(IPAddress.Any, 0), shared);
+        using UdpChannel second = Bind(backend, new IPEndPoint(IPAddress.Any, first.LocalEndPoint.Port), shared);
         first.JoinMulticastGroup(group, IPAddress.Loopback);
         second.JoinMulticastGroup(group, IPAddress.Loopback);
-        using UdpChannel sender = UdpChannel.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        using UdpChannel sender = Bind(backend, new IPEndPoint(IPAddress.Loopback, 0));
         sender.SetMulticastInterface(IPAddress.Loopback);
         sender.MulticastTtl = 1;
         Assert.True(sender.MulticastLoopback);
@@ -284,32 +301,36 @@ public sealed class UdpChannelTests
         Assert.False(nothing.IsCompleted);
     }
 
-    [Fact]
-    public void Options_RejectBadValuesWithTheirName()
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public void Options_RejectBadValuesWithTheirName(MNetBackend backend)
     {
-        using UdpChannel channel = UdpChannel.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        using UdpChannel channel = Bind(backend, new IPEndPoint(IPAddress.Loopback, 0));
+        Assert.Equal(backend == MNetBackend.Epoll ? "EpollUdpChannel" : "PortableUdpChannel", channel.GetType().Name);
         Assert.Throws<ArgumentOutOfRangeException>("value", () => channel.Ttl = 0);
         channel.Ttl = 17;
         Assert.Equal(17, channel.Ttl);
         Assert.Throws<ArgumentException>("group", () => channel.JoinMulticastGroup(IPAddress.Loopback));
         Assert.Throws<ArgumentOutOfRangeException>(
-            "ReceiveBufferSize", () => UdpChannel.Bind(new IPEndPoint(IPAddress.Loopback, 0), new UdpChannelOptions { ReceiveBufferSize = 0 }));
-        Assert.Throws<ArgumentNullException>("localEndPoint", () => UdpChannel.Bind(null!));
+            "ReceiveBufferSize", () => Bind(backend, new IPEndPoint(IPAddress.Loopback, 0), new UdpChannelOptions { ReceiveBufferSize = 0 }));
+        Assert.Throws<ArgumentNullException>("localEndPoint", () => Bind(backend, null!));
     }
 
-    [Fact]
-    public void Bind_ToAPortInUse_ThrowsAddressAlreadyInUse()
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public void Bind_ToAPortInUse_ThrowsAddressAlreadyInUse(MNetBackend backend)
     {
-        using UdpChannel first = UdpChannel.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        SocketException error = Assert.Throws<SocketException>(() => UdpChannel.Bind(first.LocalEndPoint));
+        using UdpChannel first = Bind(backend, new IPEndPoint(IPAddress.Loopback, 0));
+        SocketException error = Assert.Throws<SocketException>(() => Bind(backend, first.LocalEndPoint));
         Assert.Equal(SocketError.AddressAlreadyInUse, error.SocketErrorCode);
     }
 
-    [Fact]
-    public async Task IPv6DualStackChannel_ExchangesDatagramsWithAnIPv4Peer()
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public async Task IPv6DualStackChannel_ExchangesDatagramsWithAnIPv4Peer(MNetBackend backend)
     {
-        using UdpChannel server = UdpChannel.Bind(new IPEndPoint(IPAddress.IPv6Any, 0));
-        using UdpChannel client = UdpChannel.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        using UdpChannel server = Bind(backend, new IPEndPoint(IPAddress.IPv6Any, 0));
+        using UdpChannel client = Bind(backend, new IPEndPoint(IPAddress.Loopback, 0));
         await client.SendToAsync(new byte[] { 9 }, new IPEndPoint(IPAddress.Loopback, server.LocalEndPoint.Port));
         DatagramReceiveResult request = await server.ReceiveAsync(new byte[4]).AsTask().WaitAsync(s_timeout);
         Assert.True(request.RemoteEndPoint.Address.IsIPv4MappedToIPv6);

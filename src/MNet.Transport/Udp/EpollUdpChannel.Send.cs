@@ -5,53 +5,17 @@ using MNet.Transport.Native;
 
 namespace MNet.Transport.Udp;
 
-public sealed partial class UdpChannel
+internal sealed partial class EpollUdpChannel
 {
     private TaskCompletionSource? _writableWaiter;
 
-    /// <summary>Sends <paramref name="datagram"/> to <paramref name="remoteEndPoint"/>; completes at once unless the socket's send buffer is full.</summary>
-    /// <exception cref="SocketException">The datagram is too long (MessageSize), broadcast is not enabled, or another socket error.</exception>
-    /// <exception cref="ObjectDisposedException">The channel is disposed.</exception>
-    public ValueTask SendToAsync(ReadOnlyMemory<byte> datagram, IPEndPoint remoteEndPoint, CancellationToken cancellationToken = default)
+    private protected override ValueTask SendBatchCoreAsync(DatagramSendBatch batch, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(remoteEndPoint);
-        return SendCoreAsync(datagram, MatchFamily(remoteEndPoint), cancellationToken);
-    }
-
-    /// <summary>Sends <paramref name="datagram"/> to the peer set by <see cref="Connect"/>.</summary>
-    /// <exception cref="InvalidOperationException">The channel is not connected.</exception>
-    /// <exception cref="SocketException">The peer refused an earlier datagram (ICMP port unreachable), or another socket error.</exception>
-    public ValueTask SendAsync(ReadOnlyMemory<byte> datagram, CancellationToken cancellationToken = default)
-    {
-        if (RemoteEndPoint is null)
-        {
-            throw new InvalidOperationException("SendAsync needs a connected channel: call Connect first, or use SendToAsync.");
-        }
-        return SendCoreAsync(datagram, null, cancellationToken);
-    }
-
-    /// <summary>
-    /// Sends every datagram of <paramref name="batch"/> with as few sendmmsg calls as the socket allows (one, unless
-    /// its send buffer fills), then clears the batch. A datagram the kernel refuses (too long, unreachable) is
-    /// skipped so the rest still go, and the first such error is thrown once they have.
-    /// </summary>
-    /// <exception cref="SocketException">A datagram was refused; the others were sent.</exception>
-    /// <exception cref="OperationCanceledException">Canceled while waiting for room; the datagrams not sent yet are dropped.</exception>
-    /// <exception cref="ObjectDisposedException">The channel is disposed.</exception>
-    public ValueTask SendBatchAsync(DatagramSendBatch batch, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(batch);
-        if (cancellationToken.IsCancellationRequested)
-        {
-            batch.Clear();
-            return ValueTask.FromCanceled(cancellationToken);
-        }
-
         Task writable;
         lock (_lock)
         {
             ThrowIfDisposed();
-            if (LocalEndPoint.AddressFamily == AddressFamily.InterNetworkV6)
+            if (IsIPv6)
             {
                 batch.MapIPv4ToIPv6();
             }
@@ -64,13 +28,8 @@ public sealed partial class UdpChannel
         return SendBatchWhenWritableAsync(batch, writable, cancellationToken);
     }
 
-    private ValueTask SendCoreAsync(ReadOnlyMemory<byte> datagram, IPEndPoint? remoteEndPoint, CancellationToken cancellationToken)
+    private protected override ValueTask SendCoreAsync(ReadOnlyMemory<byte> datagram, IPEndPoint? remoteEndPoint, CancellationToken cancellationToken)
     {
-        if (cancellationToken.IsCancellationRequested)
-        {
-            return ValueTask.FromCanceled(cancellationToken);
-        }
-
         Task writable;
         lock (_lock)
         {
@@ -191,7 +150,7 @@ public sealed partial class UdpChannel
             if (errno != Errno.EINTR)
             {
                 failure = failure == 0 ? errno : failure;
-                batch.SkipFirst();
+                batch.RemoveFirst();
             }
         }
 

@@ -6,7 +6,7 @@ using MNet.Transport.Native;
 
 namespace MNet.Transport.Udp;
 
-public sealed partial class UdpChannel
+internal sealed partial class EpollUdpChannel
 {
     private readonly ReceiveOperation _receiveOperation;
     private DatagramReceiveBatch? _batch;
@@ -19,21 +19,8 @@ public sealed partial class UdpChannel
     private int _lastPeerAddressLength;
     private IPEndPoint? _lastPeer;
 
-    /// <summary>
-    /// Receives one datagram into <paramref name="buffer"/>. Completes at once when one is waiting; a datagram
-    /// longer than the buffer fills it and is reported with <see cref="DatagramReceiveResult.IsTruncated"/>.
-    /// </summary>
-    /// <exception cref="InvalidOperationException">Another receive is still pending.</exception>
-    /// <exception cref="SocketException">A connected channel's peer refused an earlier datagram (ICMP), or another socket error.</exception>
-    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was canceled first.</exception>
-    /// <exception cref="ObjectDisposedException">The channel is (or gets) disposed.</exception>
-    public ValueTask<DatagramReceiveResult> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    private protected override ValueTask<DatagramReceiveResult> ReceiveCoreAsync(Memory<byte> buffer, CancellationToken cancellationToken)
     {
-        if (cancellationToken.IsCancellationRequested)
-        {
-            return ValueTask.FromCanceled<DatagramReceiveResult>(cancellationToken);
-        }
-
         ValueTask<DatagramReceiveResult> pending;
         lock (_lock)
         {
@@ -64,7 +51,7 @@ public sealed partial class UdpChannel
         if (cancellationToken.CanBeCanceled)
         {
             CancellationTokenRegistration registration = cancellationToken.UnsafeRegister(
-                static (state, token) => ((UdpChannel)state!).CancelReceive(token), this);
+                static (state, token) => ((EpollUdpChannel)state!).CancelReceive(token), this);
             lock (_lock)
             {
                 if (_receivePending && _pendingToken == cancellationToken)

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
+using MNet.Transport.Hosting;
 using MNet.Transport.Tls;
 using MNet.Transport.Server;
 using Microsoft.Extensions.Hosting;
@@ -24,6 +25,7 @@ internal static class Serve
         }
         X509Certificate2? certificate = tlsEndPoint is null ? null : SampleCertificate.Load(arguments.Option("cert"), arguments.Option("cert-password"));
         IPEndPoint? tcpEndPoint = tcp is null ? null : ArgumentText.ParseIPEndPoint(tcp, "--tcp endpoint", allowPortZero: true);
+        MNetBackend backend = ArgumentText.ParseEnum<MNetBackend>(arguments.Option("backend") ?? "auto", "--backend");
         int processes = (int)arguments.Number("processes", 1, max: 256);
         string share = arguments.Option("share") ?? "port";
         if (share is not ("port" or "socket") || (share == "socket" && tcpEndPoint is null))
@@ -51,12 +53,15 @@ internal static class Serve
             for (int i = 1; i < processes; i++)
             {
                 // Without an inherited socket every process binds the port itself and the kernel spreads connections (SO_REUSEPORT).
-                children.Add(handle is { } fd ? StartChild("--handle", fd.ToString(CultureInfo.InvariantCulture)) : StartChild("--tcp", tcp!));
+                children.Add(handle is { } fd
+                    ? StartChild(backend, "--handle", fd.ToString(CultureInfo.InvariantCulture))
+                    : StartChild(backend, "--tcp", tcp!));
             }
 
             HostApplicationBuilder builder = Host.CreateApplicationBuilder();
             builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
             builder.Services.AddSingleton<WelcomeEchoHandler>();
+            builder.Services.Configure<MNetTransportOptions>(o => o.Backend = backend);
             builder.Services.AddMNetServer(o =>
             {
                 if (tcpEndPoint is not null)
@@ -90,7 +95,7 @@ internal static class Serve
             {
                 Console.WriteLine($"TLS certificate {certificate.Subject}, thumbprint {certificate.Thumbprint} (client --thumbprint pins it)");
             }
-            Console.WriteLine($"echo server (pid {Environment.ProcessId}) on {string.Join(", ", endPoints)}; Ctrl+C stops it");
+            Console.WriteLine($"echo server (pid {Environment.ProcessId}) on {string.Join(", ", endPoints)} ({backend.ToString().ToLowerInvariant()} backend); Ctrl+C stops it");
             await host.WaitForShutdownAsync();
             return 0;
         }
@@ -111,7 +116,7 @@ internal static class Serve
         connection.UseConnectionLogging(logger).UseConnectionHandler<WelcomeEchoHandler>();
     }
 
-    private static Process StartChild(string option, string value)
+    private static Process StartChild(MNetBackend backend, string option, string value)
     {
         ProcessStartInfo start = new(Environment.ProcessPath!) { UseShellExecute = false };
         if (!Environment.ProcessPath!.EndsWith("EchoServer", StringComparison.Ordinal))
@@ -119,6 +124,8 @@ internal static class Serve
             start.ArgumentList.Add(typeof(Serve).Assembly.Location); // running under "dotnet EchoServer.dll"
         }
         start.ArgumentList.Add("serve");
+        start.ArgumentList.Add("--backend");
+        start.ArgumentList.Add(backend.ToString());
         start.ArgumentList.Add(option);
         start.ArgumentList.Add(value);
         return Process.Start(start)!;

@@ -14,11 +14,13 @@ public sealed class EchoServerSampleTests
     private const string Welcome = "Welcome to echoServ";
     private static readonly TimeSpan ExitLimit = TimeSpan.FromSeconds(20);
 
-    [Fact]
-    public async Task Client_EchoesEachLineOfItsInput_AndTheServerStopsCleanlyOnSigterm()
+    [Theory]
+    [InlineData("epoll")]
+    [InlineData("portable")]
+    public async Task Client_EchoesEachLineOfItsInput_AndTheServerStopsCleanlyOnSigterm(string backend)
     {
-        await using SampleProcess server = SampleProcess.StartEchoServer("serve", "--tcp", "127.0.0.1:0");
-        string address = await server.WaitUntilServingAsync(server.Id);
+        await using SampleProcess server = SampleProcess.StartEchoServer("serve", "--tcp", "127.0.0.1:0", "--backend", backend);
+        string address = (await server.WaitForLineAsync(new Regex($@"^echo server \(pid {server.Id}\) on ([^\s;,]+) \({backend} backend\)"))).Groups[1].Value;
 
         await using SampleProcess client = SampleProcess.StartEchoServer("client", address);
         await client.StandardInput.WriteAsync("hello\nsecond line\n");
@@ -29,10 +31,12 @@ public sealed class EchoServerSampleTests
         Assert.Equal(0, await server.TerminateAsync(ExitLimit));
     }
 
-    [Fact]
-    public async Task TlsClient_EchoesThroughTheServersSelfSignedCertificate_PinnedByThumbprint_AndRefusesItUnpinned()
+    [Theory]
+    [InlineData("epoll")]
+    [InlineData("portable")]
+    public async Task TlsClient_EchoesThroughTheServersSelfSignedCertificate_PinnedByThumbprint_AndRefusesItUnpinned(string backend)
     {
-        await using SampleProcess server = SampleProcess.StartEchoServer("serve", "--tls", "127.0.0.1:0");
+        await using SampleProcess server = SampleProcess.StartEchoServer("serve", "--tls", "127.0.0.1:0", "--backend", backend);
         string thumbprint = (await server.WaitForLineAsync(new Regex(@"thumbprint ([0-9A-F]{40})"))).Groups[1].Value;
         string address = await server.WaitUntilServingAsync(server.Id);
 
@@ -49,11 +53,13 @@ public sealed class EchoServerSampleTests
         Assert.Equal(0, await server.TerminateAsync(ExitLimit));
     }
 
-    [Fact]
-    public async Task UdpClient_EchoesEachLineAsADatagram_AndReportsAServerThatIsNotThere()
+    [Theory]
+    [InlineData("epoll")]
+    [InlineData("portable")]
+    public async Task UdpClient_EchoesEachLineAsADatagram_AndReportsAServerThatIsNotThere(string backend)
     {
-        await using SampleProcess server = SampleProcess.StartEchoServer("serve", "--udp", "127.0.0.1:0");
-        string address = (await server.WaitForLineAsync(new Regex(@" on udp ([^\s;,]+)"))).Groups[1].Value;
+        await using SampleProcess server = SampleProcess.StartEchoServer("serve", "--udp", "127.0.0.1:0", "--backend", backend);
+        string address = (await server.WaitForLineAsync(new Regex($@" on udp ([^\s;,]+) \({backend} backend\)"))).Groups[1].Value;
 
         await using SampleProcess client = SampleProcess.StartEchoServer("client", "--udp", address);
         await client.StandardInput.WriteAsync("hello\nsecond line\n");
@@ -120,9 +126,12 @@ public sealed class EchoServerSampleTests
     public async Task BadArguments_AreRejectedWithTheirReason()
     {
         await using SampleProcess sample = SampleProcess.StartEchoServer("serve", "--tcp", "127.0.0.1:0", "--processes", "2");
+        await using SampleProcess unknownBackend = SampleProcess.StartEchoServer("serve", "--tcp", "127.0.0.1:0", "--backend", "wepoll");
 
         Assert.Equal(2, await sample.WaitForExitAsync(ExitLimit));
         Assert.Contains("need a fixed --tcp port", sample.Output, StringComparison.Ordinal);
+        Assert.Equal(2, await unknownBackend.WaitForExitAsync(ExitLimit));
+        Assert.Contains("--backend must be one of auto, epoll, portable, not 'wepoll'", unknownBackend.Output, StringComparison.Ordinal);
     }
 
     /// <summary>Opens <paramref name="connections"/> connections at once and counts the first line each one receives.</summary>

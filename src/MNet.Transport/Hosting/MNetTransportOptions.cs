@@ -12,10 +12,14 @@ public sealed class MNetTransportOptions
 
     /// <summary>
     /// The I/O engine behind the loops. Defaults to <see cref="MNetBackend.Auto"/>: epoll on Linux x64, the portable
-    /// backend elsewhere. Asking for <see cref="MNetBackend.Epoll"/> where it is missing fails when the transport is
-    /// created, with a <see cref="PlatformNotSupportedException"/>.
+    /// backend elsewhere; <see cref="MNetBackend.IoUring"/> is opt-in. Asking for <see cref="MNetBackend.Epoll"/> or
+    /// <see cref="MNetBackend.IoUring"/> where it is missing (or the kernel refuses io_uring) fails when the transport is
+    /// created, with a <see cref="PlatformNotSupportedException"/> that says why.
     /// </summary>
     public MNetBackend Backend { get; set; }
+
+    /// <summary>Makes io_uring setup fail as a kernel that refuses it would: for tests of that path.</summary>
+    internal bool RefuseIoUringForTesting { get; set; }
 
     /// <summary>The maximum length of each listening socket's queue of pending connections. Defaults to 512.</summary>
     public int Backlog { get; set; } = 512;

@@ -40,6 +40,10 @@ internal sealed class TransportRuntime : IAsyncDisposable
         _isCallerDriven = isCallerDriven;
         Logger = logger;
         Backend = Resolve(options.Backend);
+        if (Backend == MNetBackend.IoUring)
+        {
+            CreatePoller().Dispose(); // refused here, with the kernel's reason, rather than on a loop thread later
+        }
     }
 
     /// <summary>Whether this process can run the epoll backend: Linux on x64, the only architecture whose packed
@@ -96,15 +100,18 @@ internal sealed class TransportRuntime : IAsyncDisposable
     }
 
     /// <summary>Binds a stream listener on <paramref name="endPoint"/> with this runtime's backend.</summary>
-    public IConnectionListener Bind(EndPoint endPoint) => Backend == MNetBackend.Epoll
-        ? EpollConnectionListener.Bind(endPoint, this)
-        : PortableConnectionListener.Bind(endPoint, this);
+    public IConnectionListener Bind(EndPoint endPoint) => Backend == MNetBackend.Portable
+        ? PortableConnectionListener.Bind(endPoint, this)
+        : NativeConnectionListener.Bind(endPoint, this);
 
     /// <summary>Connects to an IP or Unix endpoint on <paramref name="settings"/>' loop with this runtime's backend.</summary>
     public Task<TcpConnection> ConnectAsync(EndPoint remote, TcpConnectionSettings settings, CancellationToken cancellationToken)
-        => Backend == MNetBackend.Epoll
-            ? EpollConnection.ConnectAsync(remote, settings, cancellationToken)
-            : PortableConnection.ConnectAsync(remote, settings, cancellationToken);
+        => Backend switch
+        {
+            MNetBackend.Epoll => EpollConnection.ConnectAsync(remote, settings, cancellationToken),
+            MNetBackend.IoUring => IoUringConnection.ConnectAsync(remote, settings, cancellationToken),
+            _ => PortableConnection.ConnectAsync(remote, settings, cancellationToken),
+        };
 
     /// <summary>Stops the loops (aborting what is still open on them) and frees the pool.</summary>
     public async ValueTask DisposeAsync()
@@ -131,8 +138,8 @@ internal sealed class TransportRuntime : IAsyncDisposable
     private static MNetBackend Resolve(MNetBackend requested) => requested switch
     {
         MNetBackend.Auto => IsEpollAvailable ? MNetBackend.Epoll : MNetBackend.Portable,
-        MNetBackend.Epoll when !IsEpollAvailable => throw new PlatformNotSupportedException(
-            $"The epoll backend needs Linux on x64; this is {RuntimeInformation.OSDescription} on {RuntimeInformation.ProcessArchitecture}. Use {nameof(MNetBackend)}.{nameof(MNetBackend.Auto)} or {nameof(MNetBackend.Portable)}."),
+        MNetBackend.Epoll or MNetBackend.IoUring when !IsEpollAvailable => throw new PlatformNotSupportedException(
+            $"The {requested} backend needs Linux on x64; this is {RuntimeInformation.OSDescription} on {RuntimeInformation.ProcessArchitecture}. Use {nameof(MNetBackend)}.{nameof(MNetBackend.Auto)} or {nameof(MNetBackend.Portable)}."),
         _ => requested,
     };
 
@@ -145,7 +152,12 @@ internal sealed class TransportRuntime : IAsyncDisposable
     /// 1.37× queued).
     /// </summary>
     private (PipeScheduler Receive, PipeScheduler Send) TransportSchedulers(EventLoop loop)
-        => Backend == MNetBackend.Epoll || _isCallerDriven ? (loop.Scheduler, loop.Scheduler) : (PipeScheduler.Inline, PipeScheduler.ThreadPool);
+        => Backend != MNetBackend.Portable || _isCallerDriven ? (loop.Scheduler, loop.Scheduler) : (PipeScheduler.Inline, PipeScheduler.ThreadPool);
 
-    private IPoller CreatePoller() => Backend == MNetBackend.Epoll ? new EpollPoller() : new SignalPoller();
+    private IPoller CreatePoller() => Backend switch
+    {
+        MNetBackend.Epoll => new EpollPoller(),
+        MNetBackend.IoUring => new IoUringPoller(_options.RefuseIoUringForTesting),
+        _ => new SignalPoller(),
+    };
 }

@@ -17,6 +17,8 @@ internal sealed class EventLoop
 
     private readonly IPoller _poller;
     private readonly IReadinessPoller? _readiness;
+    private readonly IoUringPoller? _ioUring;
+    private readonly Action<Exception> _onCompletionFailed;
     private readonly ILogger _logger;
     private readonly ConcurrentQueue<WorkItem> _work = new();
     private readonly TaskCompletionSource _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -36,7 +38,9 @@ internal sealed class EventLoop
         Id = id;
         _poller = poller;
         _readiness = poller as IReadinessPoller;
+        _ioUring = poller as IoUringPoller;
         _logger = logger;
+        _onCompletionFailed = ex => MNetTransportLog.LoopCallbackFailed(logger, id, ex);
         Scheduler = new LoopScheduler(this);
         Timers = new TimerWheel(MonotonicClock.NowTick(), logger);
         TimeProvider = new LoopTimeProvider(this);
@@ -51,6 +55,10 @@ internal sealed class EventLoop
 
     /// <summary>Whether the loop's poller reports descriptor readiness (epoll), so sockets can register with it.</summary>
     public bool PollsDescriptors => _readiness is not null;
+
+    /// <summary>The loop's io_uring, for the io_uring backend's sockets to submit to. Loop thread only.</summary>
+    /// <exception cref="NotSupportedException">The loop runs another backend.</exception>
+    public IoUringPoller IoUring => _ioUring ?? throw new NotSupportedException("This event loop does not run the io_uring backend.");
 
     /// <summary>The loop's timers, fired after each poll; the poll sleeps no longer than the next needs. Loop thread only.</summary>
     public TimerWheel Timers { get; }
@@ -326,8 +334,9 @@ internal sealed class EventLoop
             }
         }
 
+        int completed = _ioUring?.DispatchCompletions(_onCompletionFailed) ?? 0;
         int fired = Timers.Count > 0 ? Timers.RunDue(MonotonicClock.NowTick()) : 0;
-        return count + fired + RunQueuedWork();
+        return count + completed + fired + RunQueuedWork();
     }
 
     /// <summary>

@@ -14,10 +14,12 @@ internal static class Errno
     public const int ENOMEM = 12;
     public const int EACCES = 13;
     public const int EFAULT = 14;
+    public const int EBUSY = 16;
     public const int EINVAL = 22;
     public const int ENFILE = 23;
     public const int EMFILE = 24;
     public const int EPIPE = 32;
+    public const int ETIME = 62;
     public const int ENOTSOCK = 88;
     public const int EDESTADDRREQ = 89;
     public const int EMSGSIZE = 90;
@@ -39,6 +41,7 @@ internal static class Errno
     public const int EHOSTUNREACH = 113;
     public const int EALREADY = 114;
     public const int EINPROGRESS = 115;
+    public const int ECANCELED = 125;
     public const int ENOENT = 2;
 
     /// <summary>The errno of the last failed libc call on this thread.</summary>

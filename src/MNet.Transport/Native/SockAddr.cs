@@ -105,4 +105,16 @@ internal static class SockAddr
         }
         return family == AddressFamily.Unix ? null : ReadIP(new ReadOnlySpan<byte>(buffer, length));
     }
+
+    /// <summary>The address of a connected socket's peer (null for a Unix socket's).</summary>
+    public static unsafe EndPoint? GetPeerName(int fd, AddressFamily family)
+    {
+        byte* buffer = stackalloc byte[MaxSize];
+        int length = MaxSize;
+        if (Libc.GetPeerName(fd, buffer, &length) != 0)
+        {
+            throw Errno.ToException(Errno.Last);
+        }
+        return family == AddressFamily.Unix ? null : ReadIP(new ReadOnlySpan<byte>(buffer, length));
+    }
 }

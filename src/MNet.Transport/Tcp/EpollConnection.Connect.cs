@@ -37,7 +37,7 @@ internal sealed partial class EpollConnection
         int error;
         try
         {
-            (fd, error) = OpenAndConnect(remote, settings.NoDelay);
+            (fd, error) = NonblockingConnect.Start(remote, settings.NoDelay);
         }
         catch (Exception ex)
         {
@@ -85,36 +85,6 @@ internal sealed partial class EpollConnection
         connection.LocalEndPoint = SockAddr.GetSockName(fd, remote.AddressFamily);
         _ = connection.RunAsync();
         result.TrySetResult(connection);
-    }
-
-    /// <summary>Opens a nonblocking socket and starts connecting; returns the descriptor and connect's errno (0: connected).</summary>
-    private static unsafe (int Fd, int Errno) OpenAndConnect(EndPoint remote, bool noDelay)
-    {
-        int fd = Libc.Socket(SockAddr.FamilyOf(remote), Libc.SOCK_STREAM | Libc.SOCK_NONBLOCK | Libc.SOCK_CLOEXEC, 0);
-        if (fd < 0)
-        {
-            throw Errno.ToException(Errno.Last, $"socket for {remote}");
-        }
-
-        try
-        {
-            if (noDelay && remote is IPEndPoint)
-            {
-                Libc.SetIntOption(fd, Libc.IPPROTO_TCP, Libc.TCP_NODELAY, 1);
-            }
-
-            Span<byte> address = stackalloc byte[SockAddr.MaxSize];
-            int length = SockAddr.Write(remote, address);
-            fixed (byte* pointer = address)
-            {
-                return Libc.Connect(fd, pointer, length) == 0 ? (fd, 0) : (fd, Errno.Last);
-            }
-        }
-        catch
-        {
-            Libc.Close(fd);
-            throw;
-        }
     }
 
     /// <summary>Releases a connection whose connect did not succeed; nobody has seen its pipes.</summary>

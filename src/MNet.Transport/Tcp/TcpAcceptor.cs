@@ -9,16 +9,16 @@ namespace MNet.Transport.Tcp;
 /// One listening socket on one loop: drains accept4 on each readiness edge. It is also its own back-off timer on the
 /// loop's wheel: out of descriptors, nothing may need one (a timer thread, a wake-up), or accepting would never resume.
 /// </summary>
-internal sealed unsafe class TcpAcceptor : TimerEntry, IPollHandler
+internal sealed unsafe class TcpAcceptor : TimerEntry, IPollHandler, IConnectionAcceptor
 {
     private const int BackoffMilliseconds = 100;
 
-    private readonly EpollConnectionListener _listener;
+    private readonly NativeConnectionListener _listener;
     private int _fd;
     private ulong _registration;
     private bool _paused;
 
-    public TcpAcceptor(int fd, EventLoop loop, EpollConnectionListener listener)
+    public TcpAcceptor(int fd, EventLoop loop, NativeConnectionListener listener)
     {
         _fd = fd;
         Loop = loop;

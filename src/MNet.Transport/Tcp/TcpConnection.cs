@@ -120,7 +120,7 @@ internal abstract partial class TcpConnection : ConnectionContext, ILoopResident
     }
 
     /// <summary>Ends a connection that never started: its socket is already closed and nobody has read its pipes.</summary>
-    protected void FailStart(Exception error)
+    protected void FailStart(Exception? error)
     {
         Input.Writer.Complete(error);
         Output.Reader.Complete(error);

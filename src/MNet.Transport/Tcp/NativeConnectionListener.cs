@@ -11,14 +11,17 @@ using Microsoft.Extensions.Logging;
 namespace MNet.Transport.Tcp;
 
 /// <summary>
-/// The epoll backend's listener on one endpoint. IP endpoints get one SO_REUSEPORT socket per loop so the kernel spreads accepts;
-/// a Unix socket has one listening socket whose connections are handed to the loops in turn.
+/// The listener of the native backends (epoll, io_uring) on one endpoint. IP endpoints get one SO_REUSEPORT socket
+/// per loop so the kernel spreads accepts; a Unix socket has one listening socket whose connections are handed to
+/// the loops in turn. Each socket's acceptor is the backend's: readiness and accept4 (<see cref="TcpAcceptor"/>), or
+/// a multishot accept on the ring (<see cref="IoUringAcceptor"/>).
 /// </summary>
-internal sealed class EpollConnectionListener : IConnectionListener
+internal sealed class NativeConnectionListener : IConnectionListener
 {
     private readonly TcpConnectionSettings[] _settings;
     private readonly LoopGroup _loops;
-    private readonly TcpAcceptor[] _acceptors;
+    private readonly IConnectionAcceptor[] _acceptors;
+    private readonly bool _ioUring;
     private readonly LogThrottle _acceptPauseLog = new(TimeSpan.FromSeconds(10));
     private readonly Channel<TcpConnection> _accepted = Channel.CreateUnbounded<TcpConnection>(
         new UnboundedChannelOptions { SingleReader = true });
@@ -27,7 +30,7 @@ internal sealed class EpollConnectionListener : IConnectionListener
     private readonly bool _localIsExact;
     private int _unbound;
 
-    private EpollConnectionListener(EndPoint endPoint, AddressFamily family, int[] fds, LoopGroup loops, TcpConnectionSettings[] settings, ILogger logger)
+    private NativeConnectionListener(EndPoint endPoint, AddressFamily family, int[] fds, LoopGroup loops, TcpConnectionSettings[] settings, ILogger logger, bool ioUring)
     {
         EndPoint = endPoint;
         DisplayName = ListenEndPoints.DisplayName(endPoint);
@@ -42,11 +45,12 @@ internal sealed class EpollConnectionListener : IConnectionListener
             UnixDomainSocketEndPoint => true,
             _ => false, // an inherited handle: ask each accepted socket
         };
-        _acceptors = new TcpAcceptor[fds.Length];
+        _ioUring = ioUring;
+        _acceptors = new IConnectionAcceptor[fds.Length];
         for (int i = 0; i < fds.Length; i++)
         {
-            _acceptors[i] = new TcpAcceptor(fds[i], loops[i], this);
-            loops[i].Schedule(static state => ((TcpAcceptor)state!).Start(), _acceptors[i]);
+            _acceptors[i] = ioUring ? new IoUringAcceptor(fds[i], loops[i], this) : new TcpAcceptor(fds[i], loops[i], this);
+            loops[i].Schedule(static state => ((IConnectionAcceptor)state!).Start(), _acceptors[i]);
         }
         MNetTransportLog.Listening(logger, DisplayName, fds.Length);
     }
@@ -70,14 +74,15 @@ internal sealed class EpollConnectionListener : IConnectionListener
     /// this process inherited (the listener takes ownership of it).
     /// </summary>
     /// <exception cref="NotSupportedException"><paramref name="endPoint"/> is none of these.</exception>
-    public static EpollConnectionListener Bind(EndPoint endPoint, TransportRuntime runtime)
+    public static NativeConnectionListener Bind(EndPoint endPoint, TransportRuntime runtime)
     {
+        bool ioUring = runtime.Backend == MNetBackend.IoUring;
         ListenEndPoints.ThrowIfCannotBind(endPoint);
         (LoopGroup loops, TcpConnectionSettings[] settings) = runtime.EnsureStarted();
         if (endPoint is FileHandleEndPoint handle)
         {
             (int fd, AddressFamily family) = ListenSocket.Adopt(handle);
-            return new EpollConnectionListener(endPoint, family, [fd], loops, settings, runtime.Logger);
+            return new NativeConnectionListener(endPoint, family, [fd], loops, settings, runtime.Logger, ioUring);
         }
 
         bool perLoopSockets = endPoint is IPEndPoint;
@@ -104,7 +109,7 @@ internal sealed class EpollConnectionListener : IConnectionListener
             throw;
         }
 
-        return new EpollConnectionListener(endPoint, endPoint.AddressFamily, fds, loops, settings, runtime.Logger);
+        return new NativeConnectionListener(endPoint, endPoint.AddressFamily, fds, loops, settings, runtime.Logger, ioUring);
     }
 
     public async ValueTask<ConnectionContext?> AcceptAsync(CancellationToken cancellationToken = default)
@@ -139,10 +144,11 @@ internal sealed class EpollConnectionListener : IConnectionListener
 
     public ValueTask DisposeAsync() => UnbindAsync();
 
-    /// <summary>Called by an acceptor on its loop thread for each accepted socket.</summary>
+    /// <summary>Called by an acceptor on its loop thread for each accepted socket (an empty <paramref name="peerAddress"/>: ask the socket).</summary>
     internal void OnAccepted(EventLoop acceptingLoop, int fd, ReadOnlySpan<byte> peerAddress)
     {
         EndPoint? local;
+        EndPoint? remote;
         try
         {
             if (_noDelay)
@@ -150,6 +156,7 @@ internal sealed class EpollConnectionListener : IConnectionListener
                 Libc.SetIntOption(fd, Libc.IPPROTO_TCP, Libc.TCP_NODELAY, 1);
             }
             local = _localIsExact ? EndPoint : SockAddr.GetSockName(fd, _family);
+            remote = peerAddress.IsEmpty ? SockAddr.GetPeerName(fd, _family) : SockAddr.ReadIP(peerAddress);
         }
         catch (SocketException ex)
         {
@@ -159,9 +166,10 @@ internal sealed class EpollConnectionListener : IConnectionListener
             return;
         }
 
-        EndPoint? remote = SockAddr.ReadIP(peerAddress);
         EventLoop loop = _acceptors.Length == 1 && _loops.Count > 1 ? _loops.Next() : acceptingLoop;
-        EpollConnection connection = new(fd, _settings[loop.Id], local, remote);
+        TcpConnection connection = _ioUring
+            ? new IoUringConnection(fd, _settings[loop.Id], local, remote)
+            : new EpollConnection(fd, _settings[loop.Id], local, remote);
 
         if (loop == acceptingLoop)
         {
@@ -179,13 +187,13 @@ internal sealed class EpollConnectionListener : IConnectionListener
         }
     }
 
-    private static Task StopAsync(TcpAcceptor acceptor)
+    private static Task StopAsync(IConnectionAcceptor acceptor)
     {
         TaskCompletionSource stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
         acceptor.Loop.Schedule(
             static state =>
             {
-                var (acceptor, stopped) = ((TcpAcceptor, TaskCompletionSource))state!;
+                var (acceptor, stopped) = ((IConnectionAcceptor, TaskCompletionSource))state!;
                 acceptor.Stop();
                 stopped.SetResult();
             },

@@ -1,0 +1,237 @@
+using MNet.Transport.Native;
+
+namespace MNet.Transport.Loop;
+
+/// <summary>
+/// An <see cref="IPoller"/> on io_uring: one ring per loop, whose completions the loop hands to their owners after
+/// each wait (<see cref="DispatchCompletions"/>), a provided-buffer ring for multishot receives, and an eventfd read
+/// kept in flight for <see cref="Wake"/>. Submissions are made on the loop thread and leave with its next wait, so
+/// one system call carries a whole loop pass's sends and re-arms and waits for what comes back.
+/// </summary>
+internal sealed unsafe class IoUringPoller : IPoller
+{
+    private const ulong WakeUserData = ulong.MaxValue;
+    private const ulong IgnoredUserData = ulong.MaxValue - 1;
+    private const int OperationShift = 56;
+    private const ulong IdMask = (1UL << OperationShift) - 1;
+    private const uint SubmissionEntries = 1024;
+    // Every buffer gets touched as the ring cycles, so this is resident memory per loop: 256 x 16 KiB = 4 MiB.
+    private const int ReceiveBuffers = 256;
+    private const int ReceiveBufferSize = 16 * 1024;
+
+    private readonly IoUringRing _ring;
+    private readonly int _eventFd;
+    private readonly ulong* _wakeValue;
+    private ICompletionHandler?[] _handlers = new ICompletionHandler?[64];
+    private uint[] _generations = new uint[64];
+    private readonly Stack<int> _freeSlots = new();
+    private int _slotCount;
+    private bool _wakeArmed;
+    private int _inFlight; // operations submitted whose last completion has not come
+    private int _disposed;
+
+    /// <param name="failSetup">Refuses as a kernel without io_uring would (tests of the fallback).</param>
+    /// <exception cref="PlatformNotSupportedException">The kernel refused io_uring; the message says why.</exception>
+    public IoUringPoller(bool failSetup = false)
+    {
+        if (failSetup)
+        {
+            throw IoUringRing.Refused("io_uring_setup (refused on request: MNetTransportOptions test hook)", Errno.EPERM);
+        }
+        _ring = new IoUringRing(SubmissionEntries, SubmissionEntries * 4);
+        try
+        {
+            Buffers = new ProvidedBufferRing(_ring, ReceiveBuffers, ReceiveBufferSize);
+            _eventFd = Libc.EventFd(0, Libc.EFD_CLOEXEC | Libc.EFD_NONBLOCK);
+            if (_eventFd < 0)
+            {
+                throw Errno.ToException(Errno.Last, "eventfd");
+            }
+        }
+        catch
+        {
+            _ring.Dispose();
+            Buffers?.Dispose();
+            throw;
+        }
+        _wakeValue = (ulong*)System.Runtime.InteropServices.NativeMemory.Alloc(sizeof(ulong));
+    }
+
+    public ProvidedBufferRing Buffers { get; }
+
+    /// <summary>Gives <paramref name="handler"/> an id to submit operations with; completions carrying it reach it until <see cref="Unregister"/>.</summary>
+    public ulong Register(ICompletionHandler handler)
+    {
+        int slot;
+        if (!_freeSlots.TryPop(out slot))
+        {
+            slot = _slotCount++;
+            if (slot == _handlers.Length)
+            {
+                Array.Resize(ref _handlers, slot * 2);
+                Array.Resize(ref _generations, slot * 2);
+            }
+        }
+        _handlers[slot] = handler;
+        return ((ulong)(_generations[slot] & 0xFFFFFF) << 32) | (uint)slot;
+    }
+
+    /// <summary>Forgets an id; completions still to come for it are dropped.</summary>
+    public void Unregister(ulong id)
+    {
+        int slot = (int)(uint)id;
+        if (slot < _slotCount && _handlers[slot] is not null && (_generations[slot] & 0xFFFFFF) == (uint)(id >> 32))
+        {
+            _handlers[slot] = null;
+            _generations[slot]++;
+            _freeSlots.Push(slot);
+        }
+    }
+
+    /// <summary>A cleared submission for operation <paramref name="operation"/> of <paramref name="id"/>; submits first if the ring is full.</summary>
+    public IoUringSqe* GetSqe(ulong id, byte operation)
+    {
+        IoUringSqe* sqe = _ring.TryGetSqe();
+        while (sqe is null)
+        {
+            _ring.Enter(0);
+            sqe = _ring.TryGetSqe();
+        }
+        sqe->UserData = id | ((ulong)operation << OperationShift);
+        _inFlight++;
+        return sqe;
+    }
+
+    /// <summary>Asks the kernel to cancel operation <paramref name="operation"/> of <paramref name="id"/>; its completion says how it ended.</summary>
+    public void Cancel(ulong id, byte operation)
+    {
+        IoUringSqe* sqe = GetSqe(0, 0);
+        sqe->Opcode = IoUring.OP_ASYNC_CANCEL;
+        sqe->Fd = -1;
+        sqe->Address = id | ((ulong)operation << OperationShift);
+        sqe->UserData = IgnoredUserData;
+    }
+
+    public int Wait(Span<PollEvent> events, int timeoutMilliseconds)
+    {
+        if (!_wakeArmed)
+        {
+            ArmWake();
+        }
+        int errno = _ring.Enter(timeoutMilliseconds);
+        if (errno is not (0 or Errno.EINTR or Errno.ETIME or Errno.EBUSY))
+        {
+            throw Errno.ToException(errno, "io_uring_enter");
+        }
+        return 0; // completions are not readiness events: the loop takes them with DispatchCompletions
+    }
+
+    /// <summary>Whether completions wait to be dispatched.</summary>
+    public bool HasCompletions => _ring.HasCompletions;
+
+    /// <summary>Hands each posted completion to its owner. Loop thread.</summary>
+    /// <returns>How many were handed over.</returns>
+    public int DispatchCompletions(Action<Exception> onHandlerFailed)
+    {
+        int dispatched = 0;
+        while (_ring.TryTakeCompletion(out IoUringCqe cqe))
+        {
+            if ((cqe.Flags & IoUring.CQE_F_MORE) == 0)
+            {
+                _inFlight--;
+            }
+            if (cqe.UserData == WakeUserData)
+            {
+                _wakeArmed = false; // re-armed by the next wait
+                continue;
+            }
+            if (cqe.UserData == IgnoredUserData)
+            {
+                continue;
+            }
+            ulong id = cqe.UserData & IdMask;
+            int slot = (int)(uint)id;
+            ICompletionHandler? handler = slot < _slotCount && (_generations[slot] & 0xFFFFFF) == (uint)(id >> 32) ? _handlers[slot] : null;
+            if (handler is null)
+            {
+                ReturnUnclaimedBuffer(cqe);
+                continue;
+            }
+            try
+            {
+                handler.OnCompletion((byte)(cqe.UserData >> OperationShift), cqe.Result, cqe.Flags);
+            }
+            catch (Exception ex)
+            {
+                onHandlerFailed(ex);
+            }
+            dispatched++;
+        }
+        return dispatched;
+    }
+
+    public void Wake()
+    {
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            return;
+        }
+        ulong one = 1;
+        Libc.Write(_eventFd, &one, sizeof(ulong));
+    }
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+        // The kernel may still be filling a provided buffer, and closing the ring ends its operations only later, on a
+        // kernel thread: cancel them all and wait for their last completions before the buffers are freed.
+        IoUringSqe* cancel = GetSqe(0, 0);
+        cancel->Opcode = IoUring.OP_ASYNC_CANCEL;
+        cancel->Fd = -1;
+        cancel->OperationFlags = IoUring.ASYNC_CANCEL_ANY | IoUring.ASYNC_CANCEL_ALL;
+        cancel->UserData = IgnoredUserData;
+        ulong one = 1;
+        Libc.Write(_eventFd, &one, sizeof(ulong)); // completes the wake read in flight, if any
+        long deadline = Environment.TickCount64 + 2000;
+        while (_inFlight > 0 && Environment.TickCount64 < deadline)
+        {
+            _ring.Enter(100);
+            while (_ring.TryTakeCompletion(out IoUringCqe cqe))
+            {
+                _inFlight -= (cqe.Flags & IoUring.CQE_F_MORE) == 0 ? 1 : 0; // owners are gone: only counted
+            }
+        }
+        bool drained = _inFlight <= 0;
+        _ring.Dispose();
+        if (drained)
+        {
+            Buffers.Dispose(); // else left allocated: a kernel that still held one could write into freed memory
+        }
+        Libc.Close(_eventFd);
+        System.Runtime.InteropServices.NativeMemory.Free(_wakeValue);
+    }
+
+    /// <summary>A read of the eventfd kept in flight: Wake's write completes it, which ends the wait.</summary>
+    private void ArmWake()
+    {
+        IoUringSqe* sqe = GetSqe(0, 0);
+        sqe->Opcode = IoUring.OP_READ;
+        sqe->Fd = _eventFd;
+        sqe->Address = (ulong)_wakeValue;
+        sqe->Length = sizeof(ulong);
+        sqe->UserData = WakeUserData;
+        _wakeArmed = true;
+    }
+
+    /// <summary>A receive that completed after its owner left still took a buffer: give it back.</summary>
+    private void ReturnUnclaimedBuffer(in IoUringCqe cqe)
+    {
+        if (cqe.Result > 0 && (cqe.Flags & IoUring.CQE_F_BUFFER) != 0)
+        {
+            Buffers.Return((ushort)(cqe.Flags >> IoUring.CQE_BUFFER_SHIFT));
+        }
+    }
+}

@@ -1,0 +1,444 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net;
+using System.Runtime.CompilerServices;
+using MNet.Transport.Loop;
+using MNet.Transport.Native;
+using Microsoft.AspNetCore.Connections;
+
+namespace MNet.Transport.Tcp;
+
+/// <summary>
+/// The io_uring backend's connection. One multishot receive stays armed on the socket and fills buffers the loop
+/// lends the kernel (<see cref="ProvidedBufferRing"/>); each completion's bytes are copied into the input pipe and
+/// the buffer goes straight back, so a quiet connection holds no buffer. Sends are submitted to the ring and leave
+/// with the loop's next wait, together with every other connection's. Everything runs on the loop thread.
+/// </summary>
+internal sealed partial class IoUringConnection : TcpConnection, ICompletionHandler
+{
+    private const byte ReceiveOperation = 1;
+    private const byte SendOperation = 2;
+    private const byte ConnectOperation = 3;
+    private const int MaxSendSegments = 64;
+
+    private readonly IoUringPoller _ring;
+    private readonly ReadinessSignal _received = new();
+    private readonly ReadinessSignal _sent = new();
+    // Buffers that arrived while a flush was pending (the pipe's writer is busy until it completes).
+    private readonly Queue<(ushort Id, int Length)> _held = new();
+    private int _fd;
+    private ulong _id;
+    private bool _hasId;
+    private ulong _registration;
+    private bool _receiveArmed;
+    private bool _receiveCancelling;
+    private bool _rearmScheduled;
+    private bool _flushPending;
+    private bool _stopReceiving;
+    private bool _peerFinished;
+    private int _receiveErrno;
+    private int _unflushed;
+    private bool _sendInFlight;
+    private int _sendResult;
+    private unsafe SendVectors* _vectors;
+    private MemoryHandle[]? _pins;
+
+    public IoUringConnection(int fd, TcpConnectionSettings settings, EndPoint? localEndPoint, EndPoint? remoteEndPoint)
+        : base(settings, localEndPoint, remoteEndPoint)
+    {
+        _fd = fd;
+        _ring = settings.Loop.IoUring;
+    }
+
+    public override void Start()
+    {
+        try
+        {
+            _registration = Loop.Track(this);
+        }
+        catch (Exception ex)
+        {
+            if (_hasId)
+            {
+                _ring.Unregister(_id);
+            }
+            Libc.Close(_fd);
+            _fd = -1;
+            FailStart(ex);
+            return;
+        }
+        if (!_hasId)
+        {
+            _id = _ring.Register(this); // a client connection has one since its connect
+            _hasId = true;
+        }
+        ArmReceive();
+        _ = RunAsync();
+    }
+
+    void ICompletionHandler.OnCompletion(byte operation, int result, uint flags)
+    {
+        switch (operation)
+        {
+            case ReceiveOperation:
+                OnReceived(result, flags);
+                break;
+            case SendOperation:
+                _sendInFlight = false;
+                _sendResult = result;
+                _sent.Set();
+                break;
+            case ConnectOperation:
+                _sendResult = result;
+                _sent.Set();
+                break;
+        }
+    }
+
+    protected override async Task ReceiveAsync()
+    {
+        PipeWriter writer = Input.Writer;
+        Exception? error = null;
+        try
+        {
+            while (true)
+            {
+                await _received.WaitAsync().ConfigureAwait(false);
+                if (_stopReceiving)
+                {
+                    break;
+                }
+                if (_unflushed > 0)
+                {
+                    FlushResult flush = await FlushAsync(writer).ConfigureAwait(false);
+                    if (flush.IsCompleted || flush.IsCanceled || _stopReceiving)
+                    {
+                        break;
+                    }
+                    if (_unflushed > 0 || _held.Count > 0)
+                    {
+                        _received.Set(); // what was held during the flush is in the pipe now: flush it too
+                        continue;
+                    }
+                }
+                if (_peerFinished || _receiveErrno != 0)
+                {
+                    if (_receiveErrno != 0)
+                    {
+                        throw Errno.ToException(_receiveErrno);
+                    }
+                    break; // FIN, after every byte before it
+                }
+            }
+        }
+        catch (Exception ex)
+        {
+            error = ex;
+        }
+
+        await EndReceivingAsync().ConfigureAwait(false);
+        CompleteInput(error);
+    }
+
+    protected override async Task SendAsync()
+    {
+        PipeReader reader = Output.Reader;
+        Exception? error = null;
+        try
+        {
+            while (true)
+            {
+                ReadResult result = await reader.ReadAsync().ConfigureAwait(false);
+                if (ShouldStopSending(result))
+                {
+                    break;
+                }
+
+                ReadOnlySequence<byte> buffer = result.Buffer;
+                while (!buffer.IsEmpty)
+                {
+                    int sent = await SendOnceAsync(buffer).ConfigureAwait(false);
+                    if (sent < 0)
+                    {
+                        if (sent == -Errno.ECANCELED)
+                        {
+                            break; // stopped: aborted, or the receive side failed
+                        }
+                        throw Errno.ToException(-sent);
+                    }
+                    MarkActive();
+                    buffer = buffer.Slice(sent);
+                    if (AbortReason is not null || TransportError is not null)
+                    {
+                        break;
+                    }
+                }
+
+                reader.AdvanceTo(buffer.Start);
+                if (!buffer.IsEmpty)
+                {
+                    break;
+                }
+                if (result.IsCompleted)
+                {
+                    Libc.Shutdown(_fd, Libc.SHUT_WR);
+                    break;
+                }
+            }
+        }
+        catch (Exception ex)
+        {
+            error = ex;
+        }
+        CompleteOutput(error);
+    }
+
+    protected override void StopReceiving()
+    {
+        _stopReceiving = true;
+        CancelReceive();
+        _received.Set();
+        Input.Writer.CancelPendingFlush();
+    }
+
+    protected override void StopSending()
+    {
+        Output.Reader.CancelPendingRead();
+        if (_sendInFlight)
+        {
+            _ring.Cancel(_id, SendOperation); // a peer that does not read would hold it forever
+        }
+    }
+
+    protected override void OnAborted()
+    {
+        StopSending();
+        StopReceiving();
+    }
+
+    protected override unsafe void CloseSocket()
+    {
+        _ring.Unregister(_id);
+        Loop.Unregister(_registration);
+        while (_held.TryDequeue(out (ushort Id, int Length) held))
+        {
+            _ring.Buffers.Return(held.Id);
+        }
+        if (AbortReason is not null)
+        {
+            Libc.SetLingerZero(_fd);
+        }
+        Libc.Close(_fd);
+        _fd = -1;
+        if (_vectors is not null)
+        {
+            NativeMemoryRelease(_vectors);
+            _vectors = null;
+        }
+    }
+
+    private unsafe void ArmReceive()
+    {
+        IoUringSqe* sqe = _ring.GetSqe(_id, ReceiveOperation);
+        sqe->Opcode = IoUring.OP_RECV;
+        sqe->Fd = _fd;
+        sqe->IoPriority = IoUring.RECV_MULTISHOT;
+        sqe->Flags = IoUring.SQE_BUFFER_SELECT;
+        sqe->BufferGroup = ProvidedBufferRing.Group;
+        _receiveArmed = true;
+    }
+
+    private void CancelReceive()
+    {
+        if (_receiveArmed && !_receiveCancelling)
+        {
+            _receiveCancelling = true;
+            _ring.Cancel(_id, ReceiveOperation);
+        }
+    }
+
+    /// <summary>Whether the multishot receive should be armed: nothing stops it, and the application keeps up.</summary>
+    private bool WantsReceive => !_flushPending && !_stopReceiving && !_peerFinished && _receiveErrno == 0 && _fd >= 0;
+
+    private void OnReceived(int result, uint flags)
+    {
+        if ((flags & IoUring.CQE_F_MORE) == 0)
+        {
+            _receiveArmed = false;
+            _receiveCancelling = false;
+        }
+        if (result > 0)
+        {
+            ushort buffer = (ushort)(flags >> IoUring.CQE_BUFFER_SHIFT);
+            if (_stopReceiving)
+            {
+                _ring.Buffers.Return(buffer);
+            }
+            else if (_flushPending)
+            {
+                _held.Enqueue((buffer, result));
+            }
+            else
+            {
+                CopyToPipe(buffer, result);
+            }
+            MarkActive();
+        }
+        else if (result == 0)
+        {
+            _peerFinished = true;
+        }
+        else if (result != -Errno.ECANCELED && result != -Errno.ENOBUFS)
+        {
+            _receiveErrno = -result;
+        }
+
+        if (!_receiveArmed && WantsReceive && !_rearmScheduled)
+        {
+            // The kernel ended the multishot (out of buffers, a cancel for a flush that is over, an overflowing
+            // completion queue): ask again once this pass of completions has given its buffers back.
+            _rearmScheduled = true;
+            Loop.Schedule(static state => ((IoUringConnection)state!).Rearm(), this);
+        }
+        _received.Set();
+    }
+
+    private void Rearm()
+    {
+        _rearmScheduled = false;
+        if (!_receiveArmed && WantsReceive)
+        {
+            ArmReceive();
+        }
+    }
+
+    private void CopyToPipe(ushort buffer, int length)
+    {
+        ReadOnlySpan<byte> data = _ring.Buffers.Contents(buffer, length);
+        PipeWriter writer = Input.Writer;
+        while (!data.IsEmpty)
+        {
+            Span<byte> memory = writer.GetSpan();
+            int count = Math.Min(memory.Length, data.Length);
+            data[..count].CopyTo(memory);
+            writer.Advance(count);
+            data = data[count..];
+        }
+        _ring.Buffers.Return(buffer);
+        _unflushed += length;
+    }
+
+    /// <summary>
+    /// Flushes the input. While the application is behind (the flush waits) the multishot receive is cancelled, so
+    /// the socket's own buffer, not ours, holds what the peer sends, and its window closes; it is armed again after.
+    /// </summary>
+    private async ValueTask<FlushResult> FlushAsync(PipeWriter writer)
+    {
+        _unflushed = 0;
+        ValueTask<FlushResult> flushing = writer.FlushAsync();
+        if (flushing.IsCompleted)
+        {
+            return flushing.Result;
+        }
+
+        _flushPending = true;
+        CancelReceive();
+        FlushResult flush = await flushing.ConfigureAwait(false);
+        _flushPending = false;
+        while (_held.TryDequeue(out (ushort Id, int Length) held))
+        {
+            CopyToPipe(held.Id, held.Length);
+        }
+        if (!_receiveArmed && WantsReceive && !_rearmScheduled)
+        {
+            ArmReceive(); // else the cancel is still on its way, and its completion re-arms
+        }
+        return flush;
+    }
+
+    /// <summary>Waits until the kernel holds no receive of this socket: its buffers and this object must outlive it.</summary>
+    private async ValueTask EndReceivingAsync()
+    {
+        _stopReceiving = true;
+        CancelReceive();
+        while (_receiveArmed)
+        {
+            await _received.WaitAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>One send of as much of <paramref name="buffer"/> as the kernel takes; the count, or -errno.</summary>
+    private async ValueTask<int> SendOnceAsync(ReadOnlySequence<byte> buffer)
+    {
+        MemoryHandle[] pins = _pins ??= new MemoryHandle[MaxSendSegments];
+        int pinned = SubmitSend(buffer, pins);
+        try
+        {
+            await _sent.WaitAsync().ConfigureAwait(false);
+            return _sendResult;
+        }
+        finally
+        {
+            for (int i = 0; i < pinned; i++)
+            {
+                pins[i].Dispose(); // the kernel has let go of the memory
+            }
+        }
+    }
+
+    /// <summary>Submits a send of <paramref name="buffer"/> (at most <see cref="MaxSendSegments"/> segments), its memory pinned in <paramref name="pins"/>.</summary>
+    /// <returns>How many segments were pinned.</returns>
+    private unsafe int SubmitSend(in ReadOnlySequence<byte> buffer, MemoryHandle[] pins)
+    {
+        IoUringSqe* sqe = _ring.GetSqe(_id, SendOperation);
+        int pinned = 0;
+        if (buffer.IsSingleSegment)
+        {
+            pins[pinned++] = buffer.First.Pin();
+            sqe->Opcode = IoUring.OP_SEND;
+            sqe->Address = (ulong)pins[0].Pointer;
+            sqe->Length = (uint)buffer.First.Length;
+        }
+        else
+        {
+            SendVectors* vectors = _vectors is not null ? _vectors : _vectors = NativeMemoryAllocate();
+            foreach (ReadOnlyMemory<byte> segment in buffer)
+            {
+                if (segment.IsEmpty)
+                {
+                    continue;
+                }
+                pins[pinned] = segment.Pin();
+                vectors->Vectors[pinned] = new IOVector { Base = (byte*)pins[pinned].Pointer, Length = (nuint)segment.Length };
+                if (++pinned == MaxSendSegments)
+                {
+                    break;
+                }
+            }
+            vectors->Message = new MessageHeader { IOVectors = (IOVector*)&vectors->Vectors, IOVectorCount = (nuint)pinned };
+            sqe->Opcode = IoUring.OP_SENDMSG;
+            sqe->Address = (ulong)&vectors->Message;
+        }
+        sqe->Fd = _fd;
+        sqe->OperationFlags = (uint)Libc.MSG_NOSIGNAL;
+        _sendInFlight = true;
+        return pinned;
+    }
+
+    private static unsafe SendVectors* NativeMemoryAllocate() => (SendVectors*)System.Runtime.InteropServices.NativeMemory.Alloc((nuint)sizeof(SendVectors));
+
+    private static unsafe void NativeMemoryRelease(SendVectors* vectors) => System.Runtime.InteropServices.NativeMemory.Free(vectors);
+
+    /// <summary>The gather list of a send the kernel reads after submission: it must not move, so it is native memory.</summary>
+    private struct SendVectors
+    {
+        public MessageHeader Message;
+        public IOVectorArray Vectors;
+    }
+
+    [InlineArray(MaxSendSegments)]
+    private struct IOVectorArray
+    {
+        private IOVector _element;
+    }
+}

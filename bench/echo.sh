@@ -80,6 +80,7 @@ label() {
     sockets) echo "Kestrel Sockets" ;;
     mnet-inline) echo "MNet server, inline" ;;
     mnet-portable) echo "MNet server, portable" ;;
+    mnet-iouring) echo "MNet server, io_uring" ;;
     kestrel-portable) echo "Kestrel on MNet portable" ;;
     sockets-inline) echo "Kestrel Sockets, inline" ;;
   esac

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The performance suite: samples/WebServer on the MNet transport (epoll backend, and the portable backend on
-# .NET's socket engine) against the same app on Kestrel's Sockets transport, and raw TCP echo on the standalone
+# The performance suite: samples/WebServer on the MNet transport (epoll backend, the portable backend on
+# .NET's socket engine, and the io_uring backend) against the same app on Kestrel's Sockets transport, and raw TCP echo on the standalone
 # server (bench/echo.sh), in one run. Rounds alternate between the transports; each value is the median of the
 # rounds. Writes a table (value per transport, ratios, targets, the commands) and a bar chart of the MNet (epoll)
 # ratios.
@@ -14,7 +14,7 @@
 #   churn       GET /plaintext with "Connection: close", a new connection per request
 #   idle        IDLE_CONNECTIONS keep-alive connections opened, one request each, then held
 #               (bench/idle-load.c): server RSS increase per connection, all still served afterwards
-#   echo        bench/echo.sh with SERVERS="mnet mnet-portable sockets": 1 GiB through one connection,
+#   echo        bench/echo.sh with SERVERS="mnet mnet-portable mnet-iouring sockets": 1 GiB through one connection,
 #               64-connection ping-pong
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,7 +26,7 @@ case "${1:-}" in
 esac
 PORT=${PORT:-5080}
 PIN=1
-TRANSPORTS=(mnet portable sockets)
+TRANSPORTS=(mnet portable iouring sockets)
 BASE="http://127.0.0.1:$PORT"
 
 source bench/common.sh
@@ -36,12 +36,13 @@ gcc -O2 -Wall -Wextra -Werror -o "$work/idle-load" bench/idle-load.c
 dotnet build samples/WebServer -c Release -v quiet -nologo >/dev/null
 server_dll=samples/WebServer/bin/Release/net10.0/WebServer.dll
 
-# Starts the WebServer on transport $1 (mnet: epoll, portable: MNet's portable backend, sockets), on core 0 when
+# Starts the WebServer on transport $1 (mnet: epoll, portable / iouring: MNet's other backends, sockets), on core 0 when
 # $2 is "pinned", and waits until it answers.
 start_server() {
   local core=() transport=(--transport "$1")
   [ "$2" = pinned ] && core=("${server_core[@]}")
   [ "$1" = portable ] && transport=(--transport mnet --backend portable)
+  [ "$1" = iouring ] && transport=(--transport mnet --backend iouring)
   "${core[@]}" dotnet "$server_dll" "${transport[@]}" --urls "$BASE" >"$work/server.log" 2>&1 &
   server_pid=$!
   for _ in $(seq 1 150); do
@@ -141,11 +142,11 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 
 echo "echo (bench/echo.sh)" >&2
-ROUNDS=$ROUNDS BYTES=$ECHO_BYTES SECONDS_PINGPONG=$ECHO_SECONDS SERVERS="mnet mnet-portable sockets" OUT="$work/echo.md" \
+ROUNDS=$ROUNDS BYTES=$ECHO_BYTES SECONDS_PINGPONG=$ECHO_SECONDS SERVERS="mnet mnet-portable mnet-iouring sockets" OUT="$work/echo.md" \
   bash bench/echo.sh >/dev/null
 # echo.md's rows: | label | MB/s | CPU s per GiB | messages/s | CPU µs per message | ...
 echo_column() { awk -F'|' -v label="$1" -v c="$2" '$2 ~ "^ " label " $" { gsub(/ /, "", $(c + 2)); print $(c + 2) }' "$work/echo.md"; }
-for pair in "mnet:MNet server" "portable:MNet server, portable" "sockets:Kestrel Sockets"; do
+for pair in "mnet:MNet server" "portable:MNet server, portable" "iouring:MNet server, io_uring" "sockets:Kestrel Sockets"; do
   t=${pair%%:*} label=${pair#*:}
   record "$t" echo_mbps "$(echo_column "$label" 1)"
   record "$t" echo_cpu_s_per_gib "$(echo_column "$label" 2)"
@@ -154,7 +155,8 @@ for pair in "mnet:MNet server" "portable:MNet server, portable" "sockets:Kestrel
 done
 
 # scenario | metric | key | target: ">=R" when higher is better, "<=R" when lower is, "" for none. The targets
-# are MNet's (epoll); the portable backend's is 0.9 of Sockets on requests/s and throughput (PORTABLE_TARGET).
+# are MNet's (epoll); the portable backend's is 0.9 of Sockets on requests/s and throughput (PORTABLE_TARGET);
+# io_uring leaves opt-in at 1.1 of epoll on plaintext requests/s (IOURING_TARGET).
 ROWS=(
   "plaintext|requests/s|plaintext_rps|>=1.25"
   "plaintext|requests/s, unpinned|plaintext_rps_unpinned|>=1.25"
@@ -178,6 +180,8 @@ ROWS=(
   "ping-pong, 64 connections|server CPU µs per message|pingpong_cpu_us|"
 )
 PORTABLE_TARGET=">=0.90"
+IOURING_TARGET=">=1.10"
+iouring_target() { [[ $1 == plaintext_rps* ]] && echo "$IOURING_TARGET"; }
 portable_target() { [[ $1 == *_rps* || $1 == echo_mbps || $1 == pingpong_msgs_per_s ]] && echo "$PORTABLE_TARGET"; }
 ratio_of() { awk -v m="$1" -v s="$2" 'BEGIN { printf "%.2f", m / s }'; }
 met() {  # met RATIO TARGET -> yes / no / ""
@@ -188,19 +192,20 @@ met() {  # met RATIO TARGET -> yes / no / ""
 mkdir -p bench/results
 : >"$work/plot.dat"
 {
-  echo "| scenario | metric | MNet | Sockets | MNet / Sockets | target | met | MNet portable | portable / Sockets | met (${PORTABLE_TARGET}) |"
-  echo "|---|---|---:|---:|---:|---:|:---:|---:|---:|:---:|"
+  echo "| scenario | metric | MNet | Sockets | MNet / Sockets | target | met | MNet portable | portable / Sockets | met (${PORTABLE_TARGET}) | MNet io_uring | io_uring / Sockets | io_uring / epoll | default (${IOURING_TARGET} epoll) |"
+  echo "|---|---|---:|---:|---:|---:|:---:|---:|---:|:---:|---:|---:|---:|:---:|"
   for row in "${ROWS[@]}"; do
     IFS='|' read -r scenario metric key target <<<"$row"
     m=$(median "mnet/$key" 2) s=$(median "sockets/$key" 2) r=$(ratio_of "$m" "$s")
     p=$(median "portable/$key" 2) pr=$(ratio_of "$p" "$s")
-    echo "| $scenario | $metric | $m | $s | $r | ${target:-} | $(met "$r" "$target") | $p | $pr | $(met "$pr" "$(portable_target "$key")") |"
+    u=$(median "iouring/$key" 2) ur=$(ratio_of "$u" "$s") ue=$(ratio_of "$u" "$m")
+    echo "| $scenario | $metric | $m | $s | $r | ${target:-} | $(met "$r" "$target") | $p | $pr | $(met "$pr" "$(portable_target "$key")") | $u | $ur | $ue | $(met "$ue" "$(iouring_target "$key")") |"
     direction=$([[ $target == "<="* || $key == *cpu* || $key == *p99* || $key == *rss* || $key == *kib* ]] && echo "↓" || echo "↑")
     status=$([ -z "$target" ] && echo 2 || { [ "$(met "$r" "$target")" = yes ] && echo 1 || echo 0; })
     printf '"%s: %s %s"\t%s\t%s\t%s\n' "$scenario" "$metric" "$direction" "$r" "$status" "${target:2}" >>"$work/plot.dat"
   done
   echo
-  echo "Median of $ROUNDS rounds, MNet (epoll), MNet portable and Sockets alternating; server on core 0 and wrk on core 1 except where unpinned."
+  echo "Median of $ROUNDS rounds, MNet (epoll), MNet portable, MNet io_uring and Sockets alternating; server on core 0 and wrk on core 1 except where unpinned."
   echo "Each server warms up for $WARMUP, each scenario for $SCENARIO_WARMUP more, then is measured for $DURATION."
   echo "$(nproc) cores, $(uname -r), $(dotnet --version) SDK; command: \`bench/run.sh${1:+ $1}\`. Load commands:"
   echo

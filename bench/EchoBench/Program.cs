@@ -3,6 +3,7 @@
 //   kestrel-mnet   Kestrel on the MNet transport (UseMNetTransport)
 //   sockets        Kestrel on its own Sockets transport
 //   mnet-portable / kestrel-portable: the first two on MNet's portable backend (.NET's socket engine)
+//   mnet-iouring   the standalone server on MNet's io_uring backend
 // and "mnet-inline" / "sockets-inline": the same with UnsafePreferInlineScheduling (the handler runs on the
 // I/O thread instead of the thread pool). Prints "ready" once listening; SIGTERM stops it.
 using System.Net;
@@ -10,7 +11,7 @@ using EchoBench;
 using Microsoft.AspNetCore.Connections;
 using MNet.Transport.Hosting;
 
-string[] servers = ["mnet", "mnet-inline", "mnet-portable", "kestrel-mnet", "kestrel-portable", "sockets", "sockets-inline"];
+string[] servers = ["mnet", "mnet-inline", "mnet-portable", "mnet-iouring", "kestrel-mnet", "kestrel-portable", "sockets", "sockets-inline"];
 if (args.Length != 2 || !int.TryParse(args[1], out int port) || !servers.Contains(args[0]))
 {
     Console.Error.WriteLine($"usage: EchoBench {string.Join('|', servers)} PORT");
@@ -19,7 +20,9 @@ if (args.Length != 2 || !int.TryParse(args[1], out int port) || !servers.Contain
 
 string server = args[0];
 bool inline = server.EndsWith("-inline", StringComparison.Ordinal);
-MNetBackend backend = server.EndsWith("-portable", StringComparison.Ordinal) ? MNetBackend.Portable : MNetBackend.Auto;
+MNetBackend backend = server.EndsWith("-portable", StringComparison.Ordinal) ? MNetBackend.Portable
+    : server.EndsWith("-iouring", StringComparison.Ordinal) ? MNetBackend.IoUring
+    : MNetBackend.Auto;
 IPEndPoint endPoint = new(IPAddress.Loopback, port);
 IHost host;
 if (server.StartsWith("mnet", StringComparison.Ordinal))

@@ -1,7 +1,7 @@
 // m_net's echo examples on MNet.Transport's standalone server and client.
 //   dotnet run -c Release --project samples/EchoServer -- serve --tcp 127.0.0.1:7000 [--udp 127.0.0.1:7001] [--unix /tmp/echo.sock] [--processes N [--share port|socket]]
 //   dotnet run -c Release --project samples/EchoServer -- serve --handle 3   (an inherited listening socket)
-//   dotnet run -c Release --project samples/EchoServer -- serve --tcp 127.0.0.1:7000 --backend portable   (auto|epoll|portable)
+//   dotnet run -c Release --project samples/EchoServer -- serve --tcp 127.0.0.1:7000 --backend portable   (auto|epoll|portable|iouring)
 //   dotnet run -c Release --project samples/EchoServer -- serve --tls 127.0.0.1:7443 [--cert server.pfx [--cert-password P]]
 //   dotnet run -c Release --project samples/EchoServer -- client 127.0.0.1:7000
 //   dotnet run -c Release --project samples/EchoServer -- client --tls 127.0.0.1:7443 [--thumbprint HEX] [--host NAME]
@@ -40,7 +40,7 @@ static int Usage()
           EchoServer serve --tcp 127.0.0.1:7000 [--udp 127.0.0.1:7001] [--unix PATH] [--processes N [--share port|socket]]
           EchoServer serve --tls 127.0.0.1:7443 [--cert FILE.pfx [--cert-password P]]   (self-signed when no --cert)
           EchoServer serve --udp 127.0.0.1:7001 | --handle FD
-          EchoServer serve ... [--backend auto|epoll|portable]   (MNet's I/O engine: native epoll, or .NET's socket engine)
+          EchoServer serve ... [--backend auto|epoll|portable|iouring]   (MNet's I/O engine: native epoll, .NET's socket engine, or io_uring)
           EchoServer client 127.0.0.1:7000 | --unix PATH | --udp 127.0.0.1:7001
           EchoServer client --tls 127.0.0.1:7443 [--thumbprint HEX] [--host NAME]
           EchoServer load 127.0.0.1:7000 [--connections 64] [--bytes 67108864]

@@ -1,7 +1,7 @@
 // The m_net chann_web example on ASP.NET Core: the same app on the MNet transport or on Kestrel's Sockets transport.
 //   dotnet run -c Release --project samples/WebServer [-- --transport mnet|sockets] [--urls http://127.0.0.1:8080]
 //       [--inline true] [--loops N]   (inline scheduling on either transport; MNet's event-loop count)
-//       [--backend auto|epoll|portable]   (MNet's I/O engine: native epoll, or .NET's socket engine)
+//       [--backend auto|epoll|portable|iouring]   (MNet's I/O engine: native epoll, .NET's socket engine, or io_uring)
 //   dotnet run -c Release --project samples/WebServer -- --https 127.0.0.1:8443 [--cert server.pfx [--cert-password P]]
 using System.Net;
 using System.Security.Cryptography.X509Certificates;

@@ -397,10 +397,16 @@ internal sealed class EventLoop
             }
         }
 
-        // Let the work the handlers queued while closing (pipe completions, continuations) run here.
-        for (int i = 0; i < 16 && !_work.IsEmpty; i++)
+        // Let the work the handlers queued while closing (pipe completions, continuations) run here, and on io_uring
+        // the completions of the cancels they submitted, which their connections wait for before they close.
+        for (int i = 0; i < 100 && (!_work.IsEmpty || _ioUring?.HasOperationsInFlight == true); i++)
         {
             RunQueuedWork();
+            if (_ioUring is not null)
+            {
+                _ioUring.Wait(_events, _work.IsEmpty ? 10 : 0);
+                _ioUring.DispatchCompletions(_onCompletionFailed);
+            }
         }
     }
 

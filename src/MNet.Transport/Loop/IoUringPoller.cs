@@ -112,6 +112,9 @@ internal sealed unsafe class IoUringPoller : IPoller
         sqe->UserData = IgnoredUserData;
     }
 
+    /// <summary>Hands the kernel what was submitted now, without waiting for the loop's next wait. Loop thread.</summary>
+    public void SubmitNow() => _ring.Enter(0);
+
     public int Wait(Span<PollEvent> events, int timeoutMilliseconds)
     {
         if (!_wakeArmed)
@@ -125,6 +128,9 @@ internal sealed unsafe class IoUringPoller : IPoller
         }
         return 0; // completions are not readiness events: the loop takes them with DispatchCompletions
     }
+
+    /// <summary>Whether operations other than the wake-up read are still in the kernel's hands.</summary>
+    public bool HasOperationsInFlight => _inFlight > (_wakeArmed ? 1 : 0);
 
     /// <summary>Whether completions wait to be dispatched.</summary>
     public bool HasCompletions => _ring.HasCompletions;

@@ -57,6 +57,7 @@ internal sealed class IoUringAcceptor : TimerEntry, ICompletionHandler, ILoopRes
         if (_armed)
         {
             _ring.Cancel(_id, AcceptOperation); // stays registered until the last completion, to close what it brings
+            _ring.SubmitNow(); // the socket closes when the accept lets go of it: before unbinding returns
         }
         else
         {

@@ -41,7 +41,6 @@ internal sealed partial class IoUringConnection : TcpConnection, ICompletionHand
     private bool _sendInFlight;
     private int _sendResult;
     private unsafe SendVectors* _vectors;
-    private MemoryHandle[]? _pins;
 
     public IoUringConnection(int fd, TcpConnectionSettings settings, EndPoint? localEndPoint, EndPoint? remoteEndPoint)
         : base(settings, localEndPoint, remoteEndPoint)
@@ -110,7 +109,20 @@ internal sealed partial class IoUringConnection : TcpConnection, ICompletionHand
                 }
                 if (_unflushed > 0)
                 {
-                    FlushResult flush = await FlushAsync(writer).ConfigureAwait(false);
+                    _unflushed = 0;
+                    ValueTask<FlushResult> flushing = writer.FlushAsync();
+                    if (!flushing.IsCompleted)
+                    {
+                        // The application is behind: cancel the multishot receive, so the socket's own buffer, not
+                        // ours, holds what the peer sends and its window closes. What lands meanwhile is held.
+                        _flushPending = true;
+                        CancelReceive();
+                    }
+                    FlushResult flush = await flushing.ConfigureAwait(false);
+                    if (_flushPending)
+                    {
+                        ResumeAfterFlush();
+                    }
                     if (flush.IsCompleted || flush.IsCanceled || _stopReceiving)
                     {
                         break;
@@ -143,6 +155,7 @@ internal sealed partial class IoUringConnection : TcpConnection, ICompletionHand
     protected override async Task SendAsync()
     {
         PipeReader reader = Output.Reader;
+        MemoryHandle[] pins = new MemoryHandle[MaxSendSegments];
         Exception? error = null;
         try
         {
@@ -157,7 +170,21 @@ internal sealed partial class IoUringConnection : TcpConnection, ICompletionHand
                 ReadOnlySequence<byte> buffer = result.Buffer;
                 while (!buffer.IsEmpty)
                 {
-                    int sent = await SendOnceAsync(buffer).ConfigureAwait(false);
+                    // Awaited here, not in a helper: this method's state machine is made once per connection, a
+                    // helper's would be made per send.
+                    int pinned = SubmitSend(buffer, pins);
+                    try
+                    {
+                        await _sent.WaitAsync().ConfigureAwait(false);
+                    }
+                    finally
+                    {
+                        for (int i = 0; i < pinned; i++)
+                        {
+                            pins[i].Dispose(); // the kernel has let go of the memory
+                        }
+                    }
+                    int sent = _sendResult;
                     if (sent < 0)
                     {
                         if (sent == -Errno.ECANCELED)
@@ -262,6 +289,7 @@ internal sealed partial class IoUringConnection : TcpConnection, ICompletionHand
 
     private void OnReceived(int result, uint flags)
     {
+        bool cancelling = _receiveCancelling;
         if ((flags & IoUring.CQE_F_MORE) == 0)
         {
             _receiveArmed = false;
@@ -284,10 +312,13 @@ internal sealed partial class IoUringConnection : TcpConnection, ICompletionHand
             }
             MarkActive();
         }
-        else if (result == 0)
+        else if (result == 0 && !cancelling)
         {
             _peerFinished = true;
         }
+        // A multishot receive that a cancel ends may end with 0 rather than -ECANCELED, with data still queued
+        // (seen on Unix sockets, with IORING_CQE_F_SOCK_NONEMPTY set): then it is no FIN. A real one reads as 0 again
+        // once the receive is armed again.
         else if (result != -Errno.ECANCELED && result != -Errno.ENOBUFS)
         {
             _receiveErrno = -result;
@@ -328,22 +359,9 @@ internal sealed partial class IoUringConnection : TcpConnection, ICompletionHand
         _unflushed += length;
     }
 
-    /// <summary>
-    /// Flushes the input. While the application is behind (the flush waits) the multishot receive is cancelled, so
-    /// the socket's own buffer, not ours, holds what the peer sends, and its window closes; it is armed again after.
-    /// </summary>
-    private async ValueTask<FlushResult> FlushAsync(PipeWriter writer)
+    /// <summary>The application caught up: what was held goes into the pipe, and the receive is armed again.</summary>
+    private void ResumeAfterFlush()
     {
-        _unflushed = 0;
-        ValueTask<FlushResult> flushing = writer.FlushAsync();
-        if (flushing.IsCompleted)
-        {
-            return flushing.Result;
-        }
-
-        _flushPending = true;
-        CancelReceive();
-        FlushResult flush = await flushing.ConfigureAwait(false);
         _flushPending = false;
         while (_held.TryDequeue(out (ushort Id, int Length) held))
         {
@@ -353,7 +371,6 @@ internal sealed partial class IoUringConnection : TcpConnection, ICompletionHand
         {
             ArmReceive(); // else the cancel is still on its way, and its completion re-arms
         }
-        return flush;
     }
 
     /// <summary>Waits until the kernel holds no receive of this socket: its buffers and this object must outlive it.</summary>
@@ -364,25 +381,6 @@ internal sealed partial class IoUringConnection : TcpConnection, ICompletionHand
         while (_receiveArmed)
         {
             await _received.WaitAsync().ConfigureAwait(false);
-        }
-    }
-
-    /// <summary>One send of as much of <paramref name="buffer"/> as the kernel takes; the count, or -errno.</summary>
-    private async ValueTask<int> SendOnceAsync(ReadOnlySequence<byte> buffer)
-    {
-        MemoryHandle[] pins = _pins ??= new MemoryHandle[MaxSendSegments];
-        int pinned = SubmitSend(buffer, pins);
-        try
-        {
-            await _sent.WaitAsync().ConfigureAwait(false);
-            return _sendResult;
-        }
-        finally
-        {
-            for (int i = 0; i < pinned; i++)
-            {
-                pins[i].Dispose(); // the kernel has let go of the memory
-            }
         }
     }
 

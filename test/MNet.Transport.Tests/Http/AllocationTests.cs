@@ -25,6 +25,8 @@ public sealed class AllocationTests(ITestOutputHelper output)
     [InlineData(TransportKind.Epoll, 16)]
     [InlineData(TransportKind.Portable, 1)]
     [InlineData(TransportKind.Portable, 16)]
+    [InlineData(TransportKind.IoUring, 1)]
+    [InlineData(TransportKind.IoUring, 16)]
     public async Task Mnet_AllocatesNothingPerRequest_InSteadyState(TransportKind kind, int depth)
     {
         double mnet = await BytesPerRequestAsync(kind, depth);

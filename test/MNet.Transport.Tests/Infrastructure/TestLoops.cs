@@ -8,8 +8,8 @@ namespace MNet.Transport.Tests.Infrastructure;
 /// <summary>Event loops for tests: one a test owns outright, or one per backend shared by the whole run.</summary>
 internal static class TestLoops
 {
-    private static readonly Lazy<TransportRuntime> s_portable = new(
-        () => new TransportRuntime(new MNetTransportOptions { Backend = MNetBackend.Portable, LoopCount = 1 }, NullLogger.Instance));
+    private static readonly Lazy<TransportRuntime> s_portable = new(() => OneLoop(MNetBackend.Portable));
+    private static readonly Lazy<TransportRuntime> s_ioUring = new(() => OneLoop(MNetBackend.IoUring));
 
     /// <summary>Loop 0 on its own epoll poller and thread.</summary>
     public static EventLoop Start(ILogger logger)
@@ -24,6 +24,9 @@ internal static class TestLoops
     {
         MNetBackend.Epoll => TransportRuntime.SharedLoop,
         MNetBackend.Portable => s_portable.Value.EnsureStarted().Loops[0],
+        MNetBackend.IoUring => s_ioUring.Value.EnsureStarted().Loops[0],
         _ => throw new ArgumentOutOfRangeException(nameof(backend), backend, null),
     };
+
+    private static TransportRuntime OneLoop(MNetBackend backend) => new(new MNetTransportOptions { Backend = backend, LoopCount = 1 }, NullLogger.Instance);
 }

@@ -9,6 +9,9 @@ public enum TransportKind
     /// <summary>MNet on its portable backend (.NET's socket engine).</summary>
     Portable,
 
+    /// <summary>MNet on its io_uring backend.</summary>
+    IoUring,
+
     /// <summary>Kestrel's own Sockets transport.</summary>
     Sockets,
 }

@@ -9,13 +9,13 @@ namespace MNet.Transport.Tests.Infrastructure;
 public static class Transports
 {
     /// <summary>xunit member data: one row per transport (each MNet backend, and Kestrel's Sockets).</summary>
-    public static TheoryData<TransportKind> All => new() { TransportKind.Epoll, TransportKind.Portable, TransportKind.Sockets };
+    public static TheoryData<TransportKind> All => new() { TransportKind.Epoll, TransportKind.Portable, TransportKind.IoUring, TransportKind.Sockets };
 
     /// <summary>xunit member data: one row per MNet backend this machine runs.</summary>
-    public static TheoryData<MNetBackend> Backends => new() { MNetBackend.Epoll, MNetBackend.Portable };
+    public static TheoryData<MNetBackend> Backends => new() { MNetBackend.Epoll, MNetBackend.Portable, MNetBackend.IoUring };
 
     /// <summary>xunit member data: the MNet rows of <see cref="All"/>.</summary>
-    public static TheoryData<TransportKind> MNet => new() { TransportKind.Epoll, TransportKind.Portable };
+    public static TheoryData<TransportKind> MNet => new() { TransportKind.Epoll, TransportKind.Portable, TransportKind.IoUring };
 
     public static bool IsMNet(this TransportKind kind) => kind != TransportKind.Sockets;
 
@@ -24,6 +24,7 @@ public static class Transports
     {
         TransportKind.Epoll => MNetBackend.Epoll,
         TransportKind.Portable => MNetBackend.Portable,
+        TransportKind.IoUring => MNetBackend.IoUring,
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "Kestrel's Sockets transport has no MNet backend."),
     };
 
@@ -32,6 +33,7 @@ public static class Transports
     {
         TransportKind.Epoll => "EpollConnection",
         TransportKind.Portable => "PortableConnection",
+        TransportKind.IoUring => "IoUringConnection",
         _ => "SocketConnection",
     };
 

@@ -12,7 +12,7 @@ public sealed class PollerContractTests
 {
     private const ulong Token = 0x0000_0007_0000_002A;
 
-    public static TheoryData<string> Backends => new() { "epoll", "portable" };
+    public static TheoryData<string> Backends => new() { "epoll", "portable", "io_uring" };
 
     public static TheoryData<string> ReadinessBackends => new() { "epoll" };
 
@@ -153,6 +153,7 @@ public sealed class PollerContractTests
     private static IPoller Create(string backend) => backend switch
     {
         "portable" => new SignalPoller(),
+        "io_uring" => new IoUringPoller(),
         _ => CreateReadiness(backend),
     };
 

@@ -131,7 +131,7 @@ public sealed class EchoServerSampleTests
         Assert.Equal(2, await sample.WaitForExitAsync(ExitLimit));
         Assert.Contains("need a fixed --tcp port", sample.Output, StringComparison.Ordinal);
         Assert.Equal(2, await unknownBackend.WaitForExitAsync(ExitLimit));
-        Assert.Contains("--backend must be one of auto, epoll, portable, not 'wepoll'", unknownBackend.Output, StringComparison.Ordinal);
+        Assert.Contains("--backend must be one of auto, epoll, portable, iouring, not 'wepoll'", unknownBackend.Output, StringComparison.Ordinal);
     }
 
     /// <summary>Opens <paramref name="connections"/> connections at once and counts the first line each one receives.</summary>

@@ -14,6 +14,7 @@ public sealed class WebServerSampleTests
     [InlineData("2.0", "epoll")]
     [InlineData("1.1", "portable")]
     [InlineData("2.0", "portable")]
+    [InlineData("1.1", "iouring")]
     public async Task Https_ServesPlaintextAndTheReadme_WithItsSelfSignedCertificate(string httpVersion, string backend)
     {
         await using SampleProcess server = SampleProcess.StartWebServer("--https", "127.0.0.1:0", "--backend", backend);
@@ -43,8 +44,8 @@ public sealed class WebServerSampleTests
     [InlineData("--loops", "99999999999", "--loops must be a number from 1 to 256")]
     [InlineData("--https", "localhost", "The --https endpoint 'localhost' is not an address:port")]
     [InlineData("--inline", "maybe", "'maybe'")]
-    [InlineData("--backend", "kqueue", "--backend must be one of auto, epoll, portable, not 'kqueue'")]
-    [InlineData("--backend", "1", "--backend must be one of auto, epoll, portable, not '1'")]
+    [InlineData("--backend", "kqueue", "--backend must be one of auto, epoll, portable, iouring, not 'kqueue'")]
+    [InlineData("--backend", "1", "--backend must be one of auto, epoll, portable, iouring, not '1'")]
     public async Task BadArguments_EndWithExitCode2_AndTheirReason(string option, string value, string reason)
     {
         await using SampleProcess server = SampleProcess.StartWebServer(option, value);

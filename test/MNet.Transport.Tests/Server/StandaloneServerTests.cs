@@ -26,6 +26,8 @@ public sealed class StandaloneServerTests
         { "unix", MNetBackend.Epoll },
         { "tcp", MNetBackend.Portable },
         { "unix", MNetBackend.Portable },
+        { "tcp", MNetBackend.IoUring },
+        { "unix", MNetBackend.IoUring },
     };
 
     [Theory]

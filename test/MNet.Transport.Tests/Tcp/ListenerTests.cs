@@ -138,7 +138,23 @@ public sealed class ListenerTests
             new MNetTransportFactory(Options.Create(options), NullLoggerFactory.Instance));
 
         Assert.Equal(nameof(MNetTransportOptions.Backend), error.ParamName);
-        Assert.Contains("Auto, Epoll, Portable", error.Message, StringComparison.Ordinal);
+        Assert.Contains("Auto, Epoll, Portable, IoUring", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void IoUring_WhereTheKernelRefusesIt_FailsAtCreation_WithTheReason_AndAutoStaysOnEpoll()
+    {
+        MNetTransportOptions refused = new() { Backend = MNetBackend.IoUring, RefuseIoUringForTesting = true };
+
+        PlatformNotSupportedException error = Assert.Throws<PlatformNotSupportedException>(() =>
+            new MNetTransportFactory(Options.Create(refused), NullLoggerFactory.Instance));
+
+        Assert.Contains("io_uring_setup", error.Message, StringComparison.Ordinal);
+        Assert.Contains("kernel.io_uring_disabled", error.Message, StringComparison.Ordinal);
+        Assert.Contains("epoll", error.Message, StringComparison.Ordinal);
+        // io_uring is opt-in: Auto never depends on it, refused or not.
+        TransportRuntime auto = new(new MNetTransportOptions { RefuseIoUringForTesting = true }, NullLogger.Instance);
+        Assert.Equal(MNetBackend.Epoll, auto.Backend);
     }
 
     [Theory]

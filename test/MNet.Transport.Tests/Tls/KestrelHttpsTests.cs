@@ -18,6 +18,8 @@ public sealed class KestrelHttpsTests
         { TransportKind.Epoll, "2.0" },
         { TransportKind.Portable, "1.1" },
         { TransportKind.Portable, "2.0" },
+        { TransportKind.IoUring, "1.1" },
+        { TransportKind.IoUring, "2.0" },
         { TransportKind.Sockets, "1.1" },
         { TransportKind.Sockets, "2.0" },
     };

@@ -214,7 +214,7 @@ mkdir -p bench/results
   echo "- page: \`wrk -t2 -c256 -d$DURATION $BASE/\`"
   echo "- churn: \`wrk -t2 -c256 -d$DURATION -H 'Connection: close' $BASE/plaintext\`"
   echo "- idle: \`idle-load 127.0.0.1 $PORT /plaintext $IDLE_CONNECTIONS\` (bench/idle-load.c), VmRSS 2 s after the last connection opened"
-  echo "- echo and ping-pong: \`ROUNDS=$ROUNDS BYTES=$ECHO_BYTES SECONDS_PINGPONG=$ECHO_SECONDS SERVERS=\"mnet mnet-portable sockets\" bench/echo.sh\`"
+  echo "- echo and ping-pong: \`ROUNDS=$ROUNDS BYTES=$ECHO_BYTES SECONDS_PINGPONG=$ECHO_SECONDS SERVERS=\"mnet mnet-portable mnet-iouring sockets\" bench/echo.sh\`"
 } | tee "bench/results/$NAME.md"
 
 gnuplot -e "data='$work/plot.dat'; output='bench/results/$NAME.png'" bench/ratios.gp

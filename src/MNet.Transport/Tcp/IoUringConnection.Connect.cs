@@ -56,7 +56,7 @@ internal sealed partial class IoUringConnection
                     static state => ((IoUringConnection)state!).CancelConnect(), state),
                 connection);
             await connection._sent.WaitAsync().ConfigureAwait(false);
-            await cancel.DisposeAsync().ConfigureAwait(false);
+            cancel.Dispose(); // synchronously: what follows touches the ring, which only this loop thread may
             error = connection._sendResult == -Errno.ECANCELED ? Errno.ECANCELED : Libc.GetIntOption(fd, Libc.SOL_SOCKET, Libc.SO_ERROR);
         }
 

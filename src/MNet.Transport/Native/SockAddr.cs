@@ -95,23 +95,16 @@ internal static class SockAddr
     }
 
     /// <summary>The local address a socket is bound to.</summary>
-    public static unsafe EndPoint? GetSockName(int fd, AddressFamily family)
-    {
-        byte* buffer = stackalloc byte[MaxSize];
-        int length = MaxSize;
-        if (Libc.GetSockName(fd, buffer, &length) != 0)
-        {
-            throw Errno.ToException(Errno.Last);
-        }
-        return family == AddressFamily.Unix ? null : ReadIP(new ReadOnlySpan<byte>(buffer, length));
-    }
+    public static EndPoint? GetSockName(int fd, AddressFamily family) => GetName(fd, family, peer: false);
 
     /// <summary>The address of a connected socket's peer (null for a Unix socket's).</summary>
-    public static unsafe EndPoint? GetPeerName(int fd, AddressFamily family)
+    public static EndPoint? GetPeerName(int fd, AddressFamily family) => GetName(fd, family, peer: true);
+
+    private static unsafe IPEndPoint? GetName(int fd, AddressFamily family, bool peer)
     {
         byte* buffer = stackalloc byte[MaxSize];
         int length = MaxSize;
-        if (Libc.GetPeerName(fd, buffer, &length) != 0)
+        if ((peer ? Libc.GetPeerName(fd, buffer, &length) : Libc.GetSockName(fd, buffer, &length)) != 0)
         {
             throw Errno.ToException(Errno.Last);
         }

@@ -13,17 +13,7 @@ internal sealed partial class EpollConnection
     /// Fails with a <see cref="SocketException"/> naming the endpoint, or <see cref="OperationCanceledException"/>.
     /// </summary>
     public static Task<TcpConnection> ConnectAsync(EndPoint remote, TcpConnectionSettings settings, CancellationToken cancellationToken)
-    {
-        TaskCompletionSource<TcpConnection> result = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        settings.Loop.Schedule(
-            static state =>
-            {
-                var (remote, settings, token, result) = ((EndPoint, TcpConnectionSettings, CancellationToken, TaskCompletionSource<TcpConnection>))state!;
-                _ = ConnectOnLoopAsync(remote, settings, result, token);
-            },
-            (remote, settings, cancellationToken, result));
-        return result.Task;
-    }
+        => ConnectOnLoop(remote, settings, ConnectOnLoopAsync, cancellationToken);
 
     private static async Task ConnectOnLoopAsync(EndPoint remote, TcpConnectionSettings settings, TaskCompletionSource<TcpConnection> result, CancellationToken cancellationToken)
     {

@@ -164,6 +164,27 @@ internal abstract partial class TcpConnection : ConnectionContext, ILoopResident
     /// <summary>Whether the send loop ends instead of sending <paramref name="result"/>: stopped, aborted, or failed.</summary>
     protected bool ShouldStopSending(in ReadResult result) => result.IsCanceled || _abortReason is not null || TransportError is not null;
 
+    /// <summary>
+    /// Runs <paramref name="connect"/> on <paramref name="settings"/>' loop (a native connect touches the loop's
+    /// poller, which only its thread may) and returns what it sets on its result.
+    /// </summary>
+    protected static Task<TcpConnection> ConnectOnLoop(
+        EndPoint remote,
+        TcpConnectionSettings settings,
+        Func<EndPoint, TcpConnectionSettings, TaskCompletionSource<TcpConnection>, CancellationToken, Task> connect,
+        CancellationToken cancellationToken)
+    {
+        TaskCompletionSource<TcpConnection> result = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        settings.Loop.Schedule(
+            static state =>
+            {
+                var (remote, settings, token, result, connect) = ((EndPoint, TcpConnectionSettings, CancellationToken, TaskCompletionSource<TcpConnection>, Func<EndPoint, TcpConnectionSettings, TaskCompletionSource<TcpConnection>, CancellationToken, Task>))state!;
+                _ = connect(remote, settings, result, token);
+            },
+            (remote, settings, cancellationToken, result, connect));
+        return result.Task;
+    }
+
     protected static OperationCanceledException ConnectCanceled(EndPoint remote, CancellationToken cancellationToken)
         => new($"The connect to {remote} was canceled.", cancellationToken);
 

@@ -19,7 +19,7 @@ public enum MNetBackend
     Portable,
 
     /// <summary>
-    /// Linux io_uring (5.19 or later), one ring per loop: multishot accepts, multishot receives into buffers lent to
+    /// Linux io_uring (6.0 or later), one ring per loop: multishot accepts, multishot receives into buffers lent to
     /// the kernel, and sends submitted in batches that leave with the loop's next wait. Opt-in: <see cref="Auto"/>
     /// does not pick it. Where the kernel refuses io_uring (disabled by sysctl, blocked by seccomp, too old), asking
     /// for it fails when the transport is first used, with the kernel's reason. Linux on x64 only.

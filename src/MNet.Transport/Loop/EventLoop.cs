@@ -399,7 +399,8 @@ internal sealed class EventLoop
 
         // Let the work the handlers queued while closing (pipe completions, continuations) run here, and on io_uring
         // the completions of the cancels they submitted, which their connections wait for before they close.
-        for (int i = 0; i < 100 && (!_work.IsEmpty || _ioUring?.HasOperationsInFlight == true); i++)
+        long deadline = Environment.TickCount64 + 2000;
+        for (int i = 0; (i < 16 || Environment.TickCount64 < deadline) && (!_work.IsEmpty || _ioUring?.HasOperationsInFlight == true); i++)
         {
             RunQueuedWork();
             if (_ioUring is not null)

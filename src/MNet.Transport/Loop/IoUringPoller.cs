@@ -38,6 +38,11 @@ internal sealed unsafe class IoUringPoller : IPoller
         {
             throw IoUringRing.Refused("io_uring_setup (refused on request: MNetTransportOptions test hook)", Errno.EPERM);
         }
+        if (Environment.OSVersion.Version < new Version(6, 0))
+        {
+            // The ring itself works on 5.19, but multishot receives (IORING_RECV_MULTISHOT) came with 6.0.
+            throw new PlatformNotSupportedException($"The io_uring backend needs Linux 6.0 or later (multishot receive); this kernel is {Environment.OSVersion.Version}. Use the epoll backend.");
+        }
         _ring = new IoUringRing(SubmissionEntries, SubmissionEntries * 4);
         try
         {

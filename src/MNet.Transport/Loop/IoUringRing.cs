@@ -44,7 +44,7 @@ internal sealed unsafe class IoUringRing : IDisposable
             const uint required = IoUring.FEAT_SINGLE_MMAP | IoUring.FEAT_NODROP | IoUring.FEAT_EXT_ARG;
             if ((parameters.Features & required) != required)
             {
-                throw new PlatformNotSupportedException($"io_uring lacks features this backend needs (it has 0x{parameters.Features:x}; Linux 5.19 or later has them).");
+                throw new PlatformNotSupportedException($"io_uring lacks features this backend needs (it has 0x{parameters.Features:x}; Linux 6.0 or later has them).");
             }
 
             // One mapping holds both rings (FEAT_SINGLE_MMAP); the submission entries have their own.

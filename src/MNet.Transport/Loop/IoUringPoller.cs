@@ -137,9 +137,6 @@ internal sealed unsafe class IoUringPoller : IPoller
     /// <summary>Whether operations other than the wake-up read are still in the kernel's hands.</summary>
     public bool HasOperationsInFlight => _inFlight > (_wakeArmed ? 1 : 0);
 
-    /// <summary>Whether completions wait to be dispatched.</summary>
-    public bool HasCompletions => _ring.HasCompletions;
-
     /// <summary>Hands each posted completion to its owner. Loop thread.</summary>
     /// <returns>How many were handed over.</returns>
     public int DispatchCompletions(Action<Exception> onHandlerFailed)

@@ -80,13 +80,8 @@ internal sealed unsafe class IoUringRing : IDisposable
         _cqes = (IoUringCqe*)(_rings + parameters.CqOffsets.Field5);
     }
 
-    public int Fd => _fd;
-
     /// <summary>Completions posted and not yet taken.</summary>
     public bool HasCompletions => Volatile.Read(ref *_cqTail) != *_cqHead;
-
-    /// <summary>Submissions taken and not yet handed to the kernel.</summary>
-    public bool HasUnsubmitted => _sqLocalTail != _sqSubmitted;
 
     /// <summary>A cleared submission entry, or null when every slot waits for the kernel (submit, then ask again).</summary>
     public IoUringSqe* TryGetSqe()

@@ -185,6 +185,13 @@ internal sealed partial class IoUringConnection : TcpConnection, ICompletionHand
                         }
                     }
                     int sent = _sendResult;
+                    if (sent == -Errno.EAGAIN)
+                    {
+                        // A send that stalls after a partial one is retried on a kernel worker thread, where this
+                        // non-blocking socket says EAGAIN (seen on Unix sockets under load). Submitted afresh, it
+                        // waits for room again.
+                        sent = 0;
+                    }
                     if (sent < 0)
                     {
                         if (sent == -Errno.ECANCELED)
@@ -316,10 +323,9 @@ internal sealed partial class IoUringConnection : TcpConnection, ICompletionHand
         {
             _peerFinished = true;
         }
-        // A multishot receive that a cancel ends may end with 0 rather than -ECANCELED, with data still queued
-        // (seen on Unix sockets, with IORING_CQE_F_SOCK_NONEMPTY set): then it is no FIN. A real one reads as 0 again
-        // once the receive is armed again.
-        else if (result != -Errno.ECANCELED && result != -Errno.ENOBUFS)
+        // A multishot receive that a cancel ends may end with 0 rather than -ECANCELED: that 0 is not trusted as FIN
+        // (a real one reads as 0 again once the receive is re-armed). EAGAIN, like ENOBUFS, only ends the multishot.
+        else if (result is not (-Errno.ECANCELED or -Errno.ENOBUFS or -Errno.EAGAIN))
         {
             _receiveErrno = -result;
         }

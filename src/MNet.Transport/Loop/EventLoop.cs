@@ -398,13 +398,20 @@ internal sealed class EventLoop
         }
 
         // Let the work the handlers queued while closing (pipe completions, continuations) run here, and on io_uring
-        // the completions of the cancels they submitted, which their connections wait for before they close.
-        long deadline = Environment.TickCount64 + 2000;
+        // the completions of the cancels they submitted, which their connections wait for before they close. Halfway,
+        // whatever the kernel still holds is cancelled, so each owner hears how its operation ended.
+        long cancelAt = Environment.TickCount64 + 1000, deadline = cancelAt + 1000;
+        bool cancelledAll = false;
         for (int i = 0; (i < 16 || Environment.TickCount64 < deadline) && (!_work.IsEmpty || _ioUring?.HasOperationsInFlight == true); i++)
         {
             RunQueuedWork();
             if (_ioUring is not null)
             {
+                if (!cancelledAll && Environment.TickCount64 >= cancelAt)
+                {
+                    _ioUring.CancelAll();
+                    cancelledAll = true;
+                }
                 _ioUring.Wait(_events, _work.IsEmpty ? 10 : 0);
                 _ioUring.DispatchCompletions(_onCompletionFailed);
             }

@@ -27,6 +27,7 @@ internal sealed unsafe class IoUringPoller : IPoller
     private readonly Stack<int> _freeSlots = new();
     private int _slotCount;
     private bool _wakeArmed;
+    private bool _ringClosed;
     private int _inFlight; // operations submitted whose last completion has not come
     private int _disposed;
 
@@ -94,18 +95,29 @@ internal sealed unsafe class IoUringPoller : IPoller
     }
 
     /// <summary>A cleared submission for operation <paramref name="operation"/> of <paramref name="id"/>; submits first if the ring is full.</summary>
+    /// <exception cref="ObjectDisposedException">The loop has exited (its ring is unmapped).</exception>
+    /// <exception cref="System.Net.Sockets.SocketException">The ring is full and the kernel refuses to take its submissions.</exception>
     public IoUringSqe* GetSqe(ulong id, byte operation)
     {
+        ObjectDisposedException.ThrowIf(_ringClosed, this);
         IoUringSqe* sqe = _ring.TryGetSqe();
         while (sqe is null)
         {
-            _ring.Enter(0);
+            int errno = _ring.Enter(0);
+            if (errno is not (0 or Errno.EINTR or Errno.EAGAIN))
+            {
+                // EBUSY: completions the kernel cannot post are backed up, and only this thread could take them.
+                throw Errno.ToException(errno, "io_uring_enter (submission queue full)");
+            }
             sqe = _ring.TryGetSqe();
         }
         sqe->UserData = id | ((ulong)operation << OperationShift);
         _inFlight++;
         return sqe;
     }
+
+    /// <summary>Asks the kernel to cancel every operation in flight; their completions reach their owners as usual.</summary>
+    public void CancelAll() => SubmitCancelAll();
 
     /// <summary>Asks the kernel to cancel operation <paramref name="operation"/> of <paramref name="id"/>; its completion says how it ended.</summary>
     public void Cancel(ulong id, byte operation)
@@ -196,11 +208,7 @@ internal sealed unsafe class IoUringPoller : IPoller
         }
         // The kernel may still be filling a provided buffer, and closing the ring ends its operations only later, on a
         // kernel thread: cancel them all and wait for their last completions before the buffers are freed.
-        IoUringSqe* cancel = GetSqe(0, 0);
-        cancel->Opcode = IoUring.OP_ASYNC_CANCEL;
-        cancel->Fd = -1;
-        cancel->OperationFlags = IoUring.ASYNC_CANCEL_ANY | IoUring.ASYNC_CANCEL_ALL;
-        cancel->UserData = IgnoredUserData;
+        SubmitCancelAll();
         ulong one = 1;
         Libc.Write(_eventFd, &one, sizeof(ulong)); // completes the wake read in flight, if any
         long deadline = Environment.TickCount64 + 2000;
@@ -213,6 +221,7 @@ internal sealed unsafe class IoUringPoller : IPoller
             }
         }
         bool drained = _inFlight <= 0;
+        _ringClosed = true;
         _ring.Dispose();
         if (drained)
         {
@@ -220,6 +229,15 @@ internal sealed unsafe class IoUringPoller : IPoller
         }
         Libc.Close(_eventFd);
         System.Runtime.InteropServices.NativeMemory.Free(_wakeValue);
+    }
+
+    private void SubmitCancelAll()
+    {
+        IoUringSqe* cancel = GetSqe(0, 0);
+        cancel->Opcode = IoUring.OP_ASYNC_CANCEL;
+        cancel->Fd = -1;
+        cancel->OperationFlags = IoUring.ASYNC_CANCEL_ANY | IoUring.ASYNC_CANCEL_ALL;
+        cancel->UserData = IgnoredUserData;
     }
 
     /// <summary>A read of the eventfd kept in flight: Wake's write completes it, which ends the wait.</summary>

@@ -47,7 +47,7 @@ internal sealed partial class IoUringConnection
                 connection);
             await connection._sent.WaitAsync().ConfigureAwait(false);
             cancel.Dispose(); // synchronously: what follows touches the ring, which only this loop thread may
-            error = connection._sendResult == -Errno.ECANCELED ? Errno.ECANCELED : Libc.GetIntOption(fd, Libc.SOL_SOCKET, Libc.SO_ERROR);
+            error = connection._connectResult == -Errno.ECANCELED ? Errno.ECANCELED : Libc.GetIntOption(fd, Libc.SOL_SOCKET, Libc.SO_ERROR);
         }
 
         if (error != 0)

@@ -24,8 +24,10 @@ internal sealed partial class IoUringConnection : TcpConnection, ICompletionHand
     private readonly IoUringPoller _ring;
     private readonly ReadinessSignal _received = new();
     private readonly ReadinessSignal _sent = new();
-    // Buffers that arrived while a flush was pending (the pipe's writer is busy until it completes).
-    private readonly Queue<(ushort Id, int Length)> _held = new();
+    // What arrived while a flush was pending (the pipe's writer is busy until it completes), copied out so the
+    // provided buffers go straight back to the kernel: a stalled reader must not starve the loop's other connections.
+    private byte[]? _held;
+    private int _heldLength;
     private int _fd;
     private ulong _id;
     private bool _hasId;
@@ -40,6 +42,7 @@ internal sealed partial class IoUringConnection : TcpConnection, ICompletionHand
     private int _unflushed;
     private bool _sendInFlight;
     private int _sendResult;
+    private int _connectResult;
     private unsafe SendVectors* _vectors;
 
     public IoUringConnection(int fd, TcpConnectionSettings settings, EndPoint? localEndPoint, EndPoint? remoteEndPoint)
@@ -88,8 +91,8 @@ internal sealed partial class IoUringConnection : TcpConnection, ICompletionHand
                 _sent.Set();
                 break;
             case ConnectOperation:
-                _sendResult = result;
-                _sent.Set();
+                _connectResult = result;
+                _sent.Set(); // sending starts only after the connect
                 break;
         }
     }
@@ -127,7 +130,7 @@ internal sealed partial class IoUringConnection : TcpConnection, ICompletionHand
                     {
                         break;
                     }
-                    if (_unflushed > 0 || _held.Count > 0)
+                    if (_unflushed > 0)
                     {
                         _received.Set(); // what was held during the flush is in the pipe now: flush it too
                         continue;
@@ -254,10 +257,7 @@ internal sealed partial class IoUringConnection : TcpConnection, ICompletionHand
     {
         _ring.Unregister(_id);
         Loop.Unregister(_registration);
-        while (_held.TryDequeue(out (ushort Id, int Length) held))
-        {
-            _ring.Buffers.Return(held.Id);
-        }
+        ReleaseHeld();
         if (AbortReason is not null)
         {
             Libc.SetLingerZero(_fd);
@@ -305,18 +305,19 @@ internal sealed partial class IoUringConnection : TcpConnection, ICompletionHand
         if (result > 0)
         {
             ushort buffer = (ushort)(flags >> IoUring.CQE_BUFFER_SHIFT);
-            if (_stopReceiving)
+            if (!_stopReceiving)
             {
-                _ring.Buffers.Return(buffer);
+                ReadOnlySpan<byte> data = _ring.Buffers.Contents(buffer, result);
+                if (_flushPending)
+                {
+                    Hold(data);
+                }
+                else
+                {
+                    CopyToPipe(data);
+                }
             }
-            else if (_flushPending)
-            {
-                _held.Enqueue((buffer, result));
-            }
-            else
-            {
-                CopyToPipe(buffer, result);
-            }
+            _ring.Buffers.Return(buffer);
             MarkActive();
         }
         else if (result == 0 && !cancelling)
@@ -349,9 +350,9 @@ internal sealed partial class IoUringConnection : TcpConnection, ICompletionHand
         }
     }
 
-    private void CopyToPipe(ushort buffer, int length)
+    private void CopyToPipe(ReadOnlySpan<byte> data)
     {
-        ReadOnlySpan<byte> data = _ring.Buffers.Contents(buffer, length);
+        _unflushed += data.Length;
         PipeWriter writer = Input.Writer;
         while (!data.IsEmpty)
         {
@@ -361,17 +362,42 @@ internal sealed partial class IoUringConnection : TcpConnection, ICompletionHand
             writer.Advance(count);
             data = data[count..];
         }
-        _ring.Buffers.Return(buffer);
-        _unflushed += length;
+    }
+
+    private void Hold(ReadOnlySpan<byte> data)
+    {
+        if (_held is null || _held.Length - _heldLength < data.Length)
+        {
+            byte[] larger = ArrayPool<byte>.Shared.Rent(Math.Max(2 * (_heldLength + data.Length), _ring.Buffers.BufferSize));
+            if (_held is not null)
+            {
+                _held.AsSpan(0, _heldLength).CopyTo(larger);
+                ArrayPool<byte>.Shared.Return(_held);
+            }
+            _held = larger;
+        }
+        data.CopyTo(_held.AsSpan(_heldLength));
+        _heldLength += data.Length;
+    }
+
+    private void ReleaseHeld()
+    {
+        if (_held is not null)
+        {
+            ArrayPool<byte>.Shared.Return(_held);
+            _held = null;
+            _heldLength = 0;
+        }
     }
 
     /// <summary>The application caught up: what was held goes into the pipe, and the receive is armed again.</summary>
     private void ResumeAfterFlush()
     {
         _flushPending = false;
-        while (_held.TryDequeue(out (ushort Id, int Length) held))
+        if (_heldLength > 0)
         {
-            CopyToPipe(held.Id, held.Length);
+            CopyToPipe(_held.AsSpan(0, _heldLength));
+            ReleaseHeld();
         }
         if (!_receiveArmed && WantsReceive && !_rearmScheduled)
         {

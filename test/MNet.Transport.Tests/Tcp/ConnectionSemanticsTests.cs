@@ -32,6 +32,60 @@ public sealed class ConnectionSemanticsTests
         await connection.DisposeAsync();
     }
 
+    // Hundreds of connections whose application reads nothing while their peers keep sending, all on one loop: what
+    // they buffer is bounded per connection, and receive buffers the loop shares (io_uring's provided buffers) are
+    // not held by them, so a connection that does read still gets its bytes.
+    [Theory]
+    [MemberData(nameof(Transports.MNet), MemberType = typeof(Transports))]
+    public async Task ConnectionsWhoseApplicationStopsReading_DoNotStarveTheOthersOnTheirLoop(TransportKind kind)
+    {
+        const int Stalled = 300;
+        await using ListenerScope scope = await ListenerScope.StartAsync(kind, o =>
+        {
+            o.LoopCount = 1;
+            o.MaxReadBufferSize = 16 * 1024;
+        });
+        List<Socket> clients = [];
+        List<ConnectionContext> connections = [];
+        List<Task> sends = [];
+        byte[] flood = new byte[256 * 1024];
+        try
+        {
+            for (int i = 0; i < Stalled; i++)
+            {
+                Socket client = await scope.ConnectAsync();
+                clients.Add(client);
+                connections.Add(await scope.AcceptAsync());
+                sends.Add(client.SendAsync(flood)); // never read: stays pending
+            }
+            await Task.Delay(300);
+
+            using Socket reader = await scope.ConnectAsync();
+            ConnectionContext reading = await scope.AcceptAsync();
+            connections.Add(reading);
+            byte[] payload = new byte[256 * 1024];
+            new Random(11).NextBytes(payload);
+            await reader.SendAsync(payload);
+            reader.Shutdown(SocketShutdown.Send);
+            byte[] received = await PipeDrain.ReadToEndAsync(reading.Transport.Input).WaitAsync(TimeSpan.FromSeconds(20));
+
+            Assert.Equal(payload, received);
+            Assert.All(sends, send => Assert.False(send.IsFaulted));
+        }
+        finally
+        {
+            foreach (Socket client in clients)
+            {
+                client.Dispose();
+            }
+            foreach (ConnectionContext connection in connections)
+            {
+                await connection.DisposeAsync();
+            }
+            await Task.WhenAny(Task.WhenAll(sends), Task.Delay(5000)); // the closed sockets end them
+        }
+    }
+
     [Theory]
     [MemberData(nameof(Transports.MNet), MemberType = typeof(Transports))]
     public async Task Abort_ClosesWithReset(TransportKind kind)

@@ -212,7 +212,7 @@ internal sealed unsafe class IoUringPoller : IPoller
         ulong one = 1;
         Libc.Write(_eventFd, &one, sizeof(ulong)); // completes the wake read in flight, if any
         long deadline = Environment.TickCount64 + 2000;
-        while (_inFlight > 0 && Environment.TickCount64 < deadline)
+        while (_inFlight > 0 && _ring.IsEnabled && Environment.TickCount64 < deadline)
         {
             _ring.Enter(100);
             while (_ring.TryTakeCompletion(out IoUringCqe cqe))
@@ -220,7 +220,7 @@ internal sealed unsafe class IoUringPoller : IPoller
                 _inFlight -= (cqe.Flags & IoUring.CQE_F_MORE) == 0 ? 1 : 0; // owners are gone: only counted
             }
         }
-        bool drained = _inFlight <= 0;
+        bool drained = _inFlight <= 0 || !_ring.IsEnabled;
         _ringClosed = true;
         _ring.Dispose();
         if (drained)

@@ -6,6 +6,10 @@ namespace MNet.Transport.Loop;
 /// <summary>
 /// One io_uring instance: its submission and completion rings mapped into the process. Only the loop thread touches
 /// it after construction: it takes submission slots, publishes them with <see cref="Enter"/>, and reads completions.
+/// Where the kernel has them (6.1), the ring is single-issuer with deferred task work: the kernel does the work of
+/// completions (a multishot receive's next read, a send's retry) inside the loop's own io_uring_enter rather than
+/// interrupting the thread for it. Such a ring starts disabled and is enabled by the first Enter, so the thread that
+/// enters first (the loop's) becomes its only submitter.
 /// </summary>
 internal sealed unsafe class IoUringRing : IDisposable
 {
@@ -22,22 +26,27 @@ internal sealed unsafe class IoUringRing : IDisposable
     private readonly uint* _cqTail;
     private readonly uint _cqMask;
     private readonly IoUringCqe* _cqes;
+    private readonly uint* _sqFlags;
+    private bool _enabled;
     private uint _sqLocalTail;
     private uint _sqSubmitted;
 
     /// <exception cref="PlatformNotSupportedException">The kernel refused the ring (and says why).</exception>
     public IoUringRing(uint entries, uint completionEntries)
     {
-        IoUringParams parameters = new()
-        {
-            Flags = IoUring.SETUP_CQSIZE | IoUring.SETUP_SUBMIT_ALL,
-            CqEntries = completionEntries,
-        };
+        const uint deferred = IoUring.SETUP_SINGLE_ISSUER | IoUring.SETUP_DEFER_TASKRUN | IoUring.SETUP_TASKRUN_FLAG | IoUring.SETUP_R_DISABLED;
+        IoUringParams parameters = new() { Flags = IoUring.SETUP_CQSIZE | IoUring.SETUP_SUBMIT_ALL | deferred, CqEntries = completionEntries };
         _fd = IoUring.Setup(entries, &parameters);
+        if (_fd < 0 && Errno.Last == Errno.EINVAL)
+        {
+            parameters = new() { Flags = IoUring.SETUP_CQSIZE | IoUring.SETUP_SUBMIT_ALL, CqEntries = completionEntries }; // before 6.1
+            _fd = IoUring.Setup(entries, &parameters);
+        }
         if (_fd < 0)
         {
             throw Refused("io_uring_setup", Errno.Last);
         }
+        _enabled = (parameters.Flags & IoUring.SETUP_R_DISABLED) == 0;
 
         try
         {
@@ -68,6 +77,7 @@ internal sealed unsafe class IoUringRing : IDisposable
         _sqHead = (uint*)(_rings + parameters.SqOffsets.Head);
         _sqTail = (uint*)(_rings + parameters.SqOffsets.Tail);
         _sqMask = *(uint*)(_rings + parameters.SqOffsets.RingMask);
+        _sqFlags = (uint*)(_rings + parameters.SqOffsets.Field4);
         _sqEntries = parameters.SqEntries;
         uint* array = (uint*)(_rings + parameters.SqOffsets.Field6);
         for (uint i = 0; i < _sqEntries; i++)
@@ -103,12 +113,16 @@ internal sealed unsafe class IoUringRing : IDisposable
     /// <returns>0, or the errno (ETIME and EINTR are routine: the wait ended without a completion).</returns>
     public int Enter(int timeoutMilliseconds)
     {
+        if (!_enabled && Enable() is int refused and not 0)
+        {
+            return refused;
+        }
         uint toSubmit = _sqLocalTail - _sqSubmitted;
         Volatile.Write(ref *_sqTail, _sqLocalTail);
         uint minComplete = timeoutMilliseconds == 0 || HasCompletions ? 0u : 1u;
-        if (toSubmit == 0 && minComplete == 0)
+        if (toSubmit == 0 && minComplete == 0 && (Volatile.Read(ref *_sqFlags) & IoUring.SQ_TASKRUN) == 0)
         {
-            return 0;
+            return 0; // nothing to hand over, nothing to wait for, and no deferred completion work to run
         }
 
         KernelTimespec timeout = new() { Seconds = timeoutMilliseconds / 1000, Nanoseconds = timeoutMilliseconds % 1000 * 1_000_000L };
@@ -121,6 +135,9 @@ internal sealed unsafe class IoUringRing : IDisposable
         }
         return Errno.Last;
     }
+
+    /// <summary>Whether the kernel has taken anything: a ring never entered has run no operation.</summary>
+    public bool IsEnabled => _enabled;
 
     public bool TryTakeCompletion(out IoUringCqe completion)
     {
@@ -142,6 +159,16 @@ internal sealed unsafe class IoUringRing : IDisposable
         Libc.Munmap(_sqes, _sqesSize);
         Libc.Munmap(_rings, _ringsSize);
         Libc.Close(_fd);
+    }
+
+    private int Enable()
+    {
+        if (Register(IoUring.REGISTER_ENABLE_RINGS, null, 0) != 0)
+        {
+            return Errno.Last;
+        }
+        _enabled = true;
+        return 0;
     }
 
     internal static PlatformNotSupportedException Refused(string call, int errno) => new(

@@ -8,12 +8,15 @@ internal static unsafe partial class IoUring
     public const uint SETUP_CQSIZE = 0x8;
     public const uint SETUP_R_DISABLED = 0x40;
     public const uint SETUP_SUBMIT_ALL = 0x80;
+    public const uint SETUP_TASKRUN_FLAG = 0x200;
     public const uint SETUP_SINGLE_ISSUER = 0x1000;
     public const uint SETUP_DEFER_TASKRUN = 0x2000;
 
     public const uint FEAT_SINGLE_MMAP = 0x1;
     public const uint FEAT_NODROP = 0x2;
     public const uint FEAT_EXT_ARG = 0x100;
+
+    public const uint SQ_TASKRUN = 0x2;
 
     public const uint ENTER_GETEVENTS = 0x1;
     public const uint ENTER_EXT_ARG = 0x8;

@@ -294,7 +294,14 @@ internal sealed class EventLoop
         _hasExited = true;
         Interlocked.MemoryBarrier(); // pairs with the enqueue in Schedule: one side sees the other
         MoveQueuedWorkToThreadPool();
-        _poller.Dispose();
+        try
+        {
+            _poller.Dispose();
+        }
+        catch (Exception ex)
+        {
+            MNetTransportLog.LoopFailed(_logger, Id, ex);
+        }
         _exited.TrySetResult();
     }
 
@@ -409,8 +416,15 @@ internal sealed class EventLoop
             {
                 if (!cancelledAll && Environment.TickCount64 >= cancelAt)
                 {
-                    _ioUring.CancelAll();
                     cancelledAll = true;
+                    try
+                    {
+                        _ioUring.CancelAll();
+                    }
+                    catch (Exception ex)
+                    {
+                        MNetTransportLog.LoopCallbackFailed(_logger, Id, ex); // the loop still exits and frees the ring
+                    }
                 }
                 _ioUring.Wait(_events, _work.IsEmpty ? 10 : 0);
                 _ioUring.DispatchCompletions(_onCompletionFailed);

@@ -214,7 +214,10 @@ internal sealed unsafe class IoUringPoller : IPoller
         long deadline = Environment.TickCount64 + 2000;
         while (_inFlight > 0 && _ring.IsEnabled && Environment.TickCount64 < deadline)
         {
-            _ring.Enter(100);
+            if (_ring.Enter(100) is not (0 or Errno.ETIME or Errno.EINTR))
+            {
+                break; // the ring refuses this thread (not its submitter) or is broken: nothing more will complete
+            }
             while (_ring.TryTakeCompletion(out IoUringCqe cqe))
             {
                 _inFlight -= (cqe.Flags & IoUring.CQE_F_MORE) == 0 ? 1 : 0; // owners are gone: only counted

@@ -16,7 +16,7 @@ internal static unsafe partial class IoUring
     public const uint FEAT_NODROP = 0x2;
     public const uint FEAT_EXT_ARG = 0x100;
 
-    public const uint SQ_TASKRUN = 0x2;
+    public const uint SQ_TASKRUN = 0x4;
 
     public const uint ENTER_GETEVENTS = 0x1;
     public const uint ENTER_EXT_ARG = 0x8;

@@ -203,7 +203,10 @@ internal sealed partial class IoUringConnection : TcpConnection, ICompletionHand
                         }
                         throw Errno.ToException(-sent);
                     }
-                    MarkActive();
+                    if (sent > 0)
+                    {
+                        MarkActive();
+                    }
                     buffer = buffer.Slice(sent);
                     if (AbortReason is not null || TransportError is not null)
                     {

@@ -117,17 +117,10 @@ internal sealed unsafe class IoUringPoller : IPoller
     }
 
     /// <summary>Asks the kernel to cancel every operation in flight; their completions reach their owners as usual.</summary>
-    public void CancelAll() => SubmitCancelAll();
+    public void CancelAll() => SubmitCancel(0, IoUring.ASYNC_CANCEL_ANY | IoUring.ASYNC_CANCEL_ALL);
 
     /// <summary>Asks the kernel to cancel operation <paramref name="operation"/> of <paramref name="id"/>; its completion says how it ended.</summary>
-    public void Cancel(ulong id, byte operation)
-    {
-        IoUringSqe* sqe = GetSqe(0, 0);
-        sqe->Opcode = IoUring.OP_ASYNC_CANCEL;
-        sqe->Fd = -1;
-        sqe->Address = id | ((ulong)operation << OperationShift);
-        sqe->UserData = IgnoredUserData;
-    }
+    public void Cancel(ulong id, byte operation) => SubmitCancel(id | ((ulong)operation << OperationShift), 0);
 
     /// <summary>Hands the kernel what was submitted now, without waiting for the loop's next wait. Loop thread.</summary>
     public void SubmitNow() => _ring.Enter(0);
@@ -208,7 +201,7 @@ internal sealed unsafe class IoUringPoller : IPoller
         }
         // The kernel may still be filling a provided buffer, and closing the ring ends its operations only later, on a
         // kernel thread: cancel them all and wait for their last completions before the buffers are freed.
-        SubmitCancelAll();
+        CancelAll();
         ulong one = 1;
         Libc.Write(_eventFd, &one, sizeof(ulong)); // completes the wake read in flight, if any
         long deadline = Environment.TickCount64 + 2000;
@@ -234,12 +227,14 @@ internal sealed unsafe class IoUringPoller : IPoller
         System.Runtime.InteropServices.NativeMemory.Free(_wakeValue);
     }
 
-    private void SubmitCancelAll()
+    /// <summary>An async cancel of the operation whose user data is <paramref name="target"/> (or, by <paramref name="flags"/>, of every one); its own completion is ignored.</summary>
+    private void SubmitCancel(ulong target, uint flags)
     {
         IoUringSqe* cancel = GetSqe(0, 0);
         cancel->Opcode = IoUring.OP_ASYNC_CANCEL;
         cancel->Fd = -1;
-        cancel->OperationFlags = IoUring.ASYNC_CANCEL_ANY | IoUring.ASYNC_CANCEL_ALL;
+        cancel->Address = target;
+        cancel->OperationFlags = flags;
         cancel->UserData = IgnoredUserData;
     }
 

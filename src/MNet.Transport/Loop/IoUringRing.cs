@@ -113,9 +113,13 @@ internal sealed unsafe class IoUringRing : IDisposable
     /// <returns>0, or the errno (ETIME and EINTR are routine: the wait ended without a completion).</returns>
     public int Enter(int timeoutMilliseconds)
     {
-        if (!_enabled && Enable() is int refused and not 0)
+        if (!_enabled)
         {
-            return refused;
+            if (Register(IoUring.REGISTER_ENABLE_RINGS, null, 0) != 0)
+            {
+                return Errno.Last;
+            }
+            _enabled = true; // this thread is the ring's submitter from now on
         }
         uint toSubmit = _sqLocalTail - _sqSubmitted;
         Volatile.Write(ref *_sqTail, _sqLocalTail);
@@ -159,16 +163,6 @@ internal sealed unsafe class IoUringRing : IDisposable
         Libc.Munmap(_sqes, _sqesSize);
         Libc.Munmap(_rings, _ringsSize);
         Libc.Close(_fd);
-    }
-
-    private int Enable()
-    {
-        if (Register(IoUring.REGISTER_ENABLE_RINGS, null, 0) != 0)
-        {
-            return Errno.Last;
-        }
-        _enabled = true;
-        return 0;
     }
 
     internal static PlatformNotSupportedException Refused(string call, int errno) => new(

@@ -1,4 +1,5 @@
 using MNet.Transport.Dns;
+using MNet.Transport.Loop;
 
 namespace MNet.Transport.Hosting;
 
@@ -20,6 +21,9 @@ public sealed class MNetTransportOptions
 
     /// <summary>Makes io_uring setup fail as a kernel that refuses it would: for tests of that path.</summary>
     internal bool RefuseIoUringForTesting { get; set; }
+
+    /// <summary>How many sockets each io_uring loop registers with its ring; the rest are named by descriptor.</summary>
+    internal int IoUringFileSlots { get; set; } = IoUringPoller.DefaultFileSlots;
 
     /// <summary>The maximum length of each listening socket's queue of pending connections. Defaults to 512.</summary>
     public int Backlog { get; set; } = 512;

@@ -157,7 +157,7 @@ internal sealed class TransportRuntime : IAsyncDisposable
     private IPoller CreatePoller() => Backend switch
     {
         MNetBackend.Epoll => new EpollPoller(),
-        MNetBackend.IoUring => new IoUringPoller(_options.RefuseIoUringForTesting),
+        MNetBackend.IoUring => new IoUringPoller(_options.RefuseIoUringForTesting, _options.IoUringFileSlots),
         _ => new SignalPoller(),
     };
 }

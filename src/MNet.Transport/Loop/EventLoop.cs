@@ -291,9 +291,8 @@ internal sealed class EventLoop
     private void Exit()
     {
         ReleaseAll();
-        _hasExited = true;
-        Interlocked.MemoryBarrier(); // pairs with the enqueue in Schedule: one side sees the other
-        MoveQueuedWorkToThreadPool();
+        // Disposed before the queue moves to the thread pool, so no late work touches the poller while it drains:
+        // what is scheduled meanwhile waits in the queue, and finds the poller closed.
         try
         {
             _poller.Dispose();
@@ -302,6 +301,9 @@ internal sealed class EventLoop
         {
             MNetTransportLog.LoopFailed(_logger, Id, ex);
         }
+        _hasExited = true;
+        Interlocked.MemoryBarrier(); // pairs with the enqueue in Schedule: one side sees the other
+        MoveQueuedWorkToThreadPool();
         _exited.TrySetResult();
     }
 
@@ -363,24 +365,32 @@ internal sealed class EventLoop
         int ran = 0;
         for (; ran < budget && _work.TryDequeue(out WorkItem item); ran++)
         {
-            try
-            {
-                item.Action(item.State);
-            }
-            catch (Exception ex)
-            {
-                MNetTransportLog.LoopCallbackFailed(_logger, Id, ex);
-            }
+            RunWorkItem(item);
         }
         return ran;
     }
 
-    /// <summary>Runs what is queued on the thread pool once the loop thread is gone, so no continuation is stranded.</summary>
+    private void RunWorkItem(WorkItem item)
+    {
+        try
+        {
+            item.Action(item.State);
+        }
+        catch (Exception ex)
+        {
+            MNetTransportLog.LoopCallbackFailed(_logger, Id, ex);
+        }
+    }
+
+    /// <summary>
+    /// Runs what is queued on the thread pool once the loop thread is gone, so no continuation is stranded. A late
+    /// item that fails (it touched the closed poller) is logged as on the loop, rather than ending the process.
+    /// </summary>
     private void MoveQueuedWorkToThreadPool()
     {
         while (_work.TryDequeue(out WorkItem item))
         {
-            ThreadPool.UnsafeQueueUserWorkItem(item.Action, item.State, preferLocal: false);
+            ThreadPool.UnsafeQueueUserWorkItem(static late => late.Loop.RunWorkItem(late.Item), (Loop: this, Item: item), preferLocal: false);
         }
     }
 

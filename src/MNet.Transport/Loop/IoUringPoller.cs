@@ -18,6 +18,8 @@ internal sealed unsafe class IoUringPoller : IPoller
     // Every buffer gets touched as the ring cycles, so this is resident memory per loop: 256 x 16 KiB = 4 MiB.
     private const int ReceiveBuffers = 256;
     private const int ReceiveBufferSize = 16 * 1024;
+    /// <summary>How many sockets each ring registers by default; sockets past them are named by descriptor.</summary>
+    public const int DefaultFileSlots = 16384;
 
     private readonly IoUringRing _ring;
     private readonly int _eventFd;
@@ -26,14 +28,22 @@ internal sealed unsafe class IoUringPoller : IPoller
     private uint[] _generations = new uint[64];
     private readonly Stack<int> _freeSlots = new();
     private int _slotCount;
+    // Sockets registered with the ring: an operation on one skips the kernel's descriptor lookup and reference count
+    // (an atomic pair per send in a process whose threads share the descriptor table). Each slot holds the descriptor
+    // its last update installs, in native memory because the kernel reads it only when the update is submitted.
+    private readonly int* _files;
+    private readonly int _fileSlots; // 0 where the kernel refused the table: every socket is named by descriptor
+    private readonly Stack<int> _freeFileSlots = new();
+    private int _fileSlotsUsed;
     private bool _wakeArmed;
     private bool _ringClosed;
     private int _inFlight; // operations submitted whose last completion has not come
     private int _disposed;
 
     /// <param name="failSetup">Refuses as a kernel without io_uring would (tests of the fallback).</param>
+    /// <param name="fileSlots">How many sockets to register with the ring (<see cref="RegisterFile"/>).</param>
     /// <exception cref="PlatformNotSupportedException">The kernel refused io_uring; the message says why.</exception>
-    public IoUringPoller(bool failSetup = false)
+    public IoUringPoller(bool failSetup = false, int fileSlots = DefaultFileSlots)
     {
         if (failSetup)
         {
@@ -61,6 +71,12 @@ internal sealed unsafe class IoUringPoller : IPoller
             throw;
         }
         _wakeValue = (ulong*)System.Runtime.InteropServices.NativeMemory.Alloc(sizeof(ulong));
+        // The kernel refuses a table larger than the descriptor limit, and no more sockets than that can be open.
+        fileSlots = (int)Math.Min((ulong)fileSlots, Libc.DescriptorLimit() ?? 0);
+        _files = (int*)System.Runtime.InteropServices.NativeMemory.Alloc((nuint)Math.Max(fileSlots, 1), sizeof(int));
+        // Refused anyway (ENOMEM): the sockets are named by descriptor, which works as well, a little slower.
+        IoUringResourceRegistration table = new() { Count = (uint)fileSlots, Flags = IoUring.RSRC_REGISTER_SPARSE };
+        _fileSlots = fileSlots > 0 && _ring.Register(IoUring.REGISTER_FILES2, &table, (uint)sizeof(IoUringResourceRegistration)) == 0 ? fileSlots : 0;
     }
 
     public ProvidedBufferRing Buffers { get; }
@@ -94,14 +110,77 @@ internal sealed unsafe class IoUringPoller : IPoller
         }
     }
 
+    /// <summary>How many sockets are registered with the ring now.</summary>
+    public int RegisteredFiles => _fileSlotsUsed - _freeFileSlots.Count;
+
+    /// <summary>
+    /// Registers socket <paramref name="fd"/> with the ring (the update leaves with the next submission, ahead of
+    /// what is submitted after it). Operations on it then name the slot: see <see cref="SetFile"/>.
+    /// </summary>
+    /// <returns>The slot, or -1 when every slot is taken: the socket is then named by its descriptor.</returns>
+    public int RegisterFile(int fd)
+    {
+        if (!_freeFileSlots.TryPop(out int slot))
+        {
+            if (_fileSlotsUsed == _fileSlots)
+            {
+                return -1;
+            }
+            slot = _fileSlotsUsed++;
+        }
+        UpdateFile(slot, fd);
+        return slot;
+    }
+
+    /// <summary>
+    /// Empties <paramref name="slot"/> (from <see cref="RegisterFile"/>; -1 is ignored). The ring holds the socket open
+    /// until the update is submitted, which the loop's next wait does; the owner must submit nothing on it after this.
+    /// </summary>
+    public void UnregisterFile(int slot)
+    {
+        if (slot >= 0)
+        {
+            UpdateFile(slot, -1);
+            _freeFileSlots.Push(slot);
+        }
+    }
+
+    /// <summary>Points <paramref name="sqe"/> at a socket: its registered slot when it has one, else its descriptor.</summary>
+    public static void SetFile(IoUringSqe* sqe, int fd, int slot)
+    {
+        if (slot >= 0)
+        {
+            sqe->Fd = slot;
+            sqe->Flags |= IoUring.SQE_FIXED_FILE;
+        }
+        else
+        {
+            sqe->Fd = fd;
+        }
+    }
+
     /// <summary>A cleared submission for operation <paramref name="operation"/> of <paramref name="id"/>; submits first if the ring is full.</summary>
     /// <exception cref="ObjectDisposedException">The loop has exited (its ring is unmapped).</exception>
     /// <exception cref="System.Net.Sockets.SocketException">The ring is full and the kernel refuses to take its submissions.</exception>
     public IoUringSqe* GetSqe(ulong id, byte operation)
     {
-        ObjectDisposedException.ThrowIf(_ringClosed, this);
+        EnsureFreeSqes(1);
         IoUringSqe* sqe = _ring.TryGetSqe();
-        while (sqe is null)
+        sqe->UserData = id | ((ulong)operation << OperationShift);
+        _inFlight++;
+        return sqe;
+    }
+
+    /// <summary>
+    /// Makes room for <paramref name="count"/> submissions (at most the ring's size), submitting what is queued if
+    /// need be: a chain of linked submissions must leave in one piece, or its tail runs unlinked.
+    /// </summary>
+    /// <exception cref="ObjectDisposedException">The loop has exited (its ring is unmapped).</exception>
+    /// <exception cref="System.Net.Sockets.SocketException">The ring is full and the kernel refuses to take its submissions.</exception>
+    public void EnsureFreeSqes(int count)
+    {
+        ObjectDisposedException.ThrowIf(_ringClosed, this);
+        while (_ring.FreeSqes < count)
         {
             int errno = _ring.Enter(0);
             if (errno is not (0 or Errno.EINTR or Errno.EAGAIN))
@@ -109,11 +188,7 @@ internal sealed unsafe class IoUringPoller : IPoller
                 // EBUSY: completions the kernel cannot post are backed up, and only this thread could take them.
                 throw Errno.ToException(errno, "io_uring_enter (submission queue full)");
             }
-            sqe = _ring.TryGetSqe();
         }
-        sqe->UserData = id | ((ulong)operation << OperationShift);
-        _inFlight++;
-        return sqe;
     }
 
     /// <summary>Asks the kernel to cancel every operation in flight; their completions reach their owners as usual.</summary>
@@ -225,6 +300,7 @@ internal sealed unsafe class IoUringPoller : IPoller
         }
         Libc.Close(_eventFd);
         System.Runtime.InteropServices.NativeMemory.Free(_wakeValue);
+        System.Runtime.InteropServices.NativeMemory.Free(_files);
     }
 
     /// <summary>An async cancel of the operation whose user data is <paramref name="target"/> (or, by <paramref name="flags"/>, of every one); its own completion is ignored.</summary>
@@ -236,6 +312,23 @@ internal sealed unsafe class IoUringPoller : IPoller
         cancel->Address = target;
         cancel->OperationFlags = flags;
         cancel->UserData = IgnoredUserData;
+    }
+
+    /// <summary>
+    /// Installs <paramref name="fd"/> (-1: none) in <paramref name="slot"/>. Submissions are issued in order, so what
+    /// follows in the ring sees it. If a freed slot is taken again before the update leaves, both updates read the new
+    /// descriptor, which is what the slot should end up holding.
+    /// </summary>
+    private void UpdateFile(int slot, int fd)
+    {
+        _files[slot] = fd;
+        IoUringSqe* sqe = GetSqe(0, 0);
+        sqe->Opcode = IoUring.OP_FILES_UPDATE;
+        sqe->Fd = -1;
+        sqe->Address = (ulong)&_files[slot];
+        sqe->Length = 1;
+        sqe->Offset = (ulong)slot;
+        sqe->UserData = IgnoredUserData;
     }
 
     /// <summary>A read of the eventfd kept in flight: Wake's write completes it, which ends the wait.</summary>

@@ -93,10 +93,13 @@ internal sealed unsafe class IoUringRing : IDisposable
     /// <summary>Completions posted and not yet taken.</summary>
     public bool HasCompletions => Volatile.Read(ref *_cqTail) != *_cqHead;
 
+    /// <summary>How many submission entries can be taken before the kernel must be handed the ones taken.</summary>
+    public uint FreeSqes => _sqEntries - (_sqLocalTail - Volatile.Read(ref *_sqHead));
+
     /// <summary>A cleared submission entry, or null when every slot waits for the kernel (submit, then ask again).</summary>
     public IoUringSqe* TryGetSqe()
     {
-        if (_sqLocalTail - Volatile.Read(ref *_sqHead) >= _sqEntries)
+        if (FreeSqes == 0)
         {
             return null;
         }

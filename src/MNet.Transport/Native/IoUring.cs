@@ -22,6 +22,7 @@ internal static unsafe partial class IoUring
     public const uint ENTER_EXT_ARG = 0x8;
 
     public const uint REGISTER_ENABLE_RINGS = 12;
+    public const uint REGISTER_FILES2 = 13;
     public const uint REGISTER_PBUF_RING = 22;
 
     public const long OFF_SQ_RING = 0;
@@ -32,11 +33,16 @@ internal static unsafe partial class IoUring
     public const byte OP_ACCEPT = 13;
     public const byte OP_ASYNC_CANCEL = 14;
     public const byte OP_CONNECT = 16;
+    public const byte OP_FILES_UPDATE = 20;
     public const byte OP_READ = 22;
     public const byte OP_SEND = 26;
     public const byte OP_RECV = 27;
 
+    public const byte SQE_FIXED_FILE = 0x1;
+    public const byte SQE_IO_LINK = 0x4;
     public const byte SQE_BUFFER_SELECT = 0x20;
+
+    public const uint RSRC_REGISTER_SPARSE = 0x1;
 
     public const uint ASYNC_CANCEL_ALL = 0x1;
     public const uint ASYNC_CANCEL_ANY = 0x4;

@@ -52,6 +52,7 @@ internal static unsafe partial class Libc
     public const int SHUT_RDWR = 2;
 
     public const int MSG_TRUNC = 0x20;
+    public const int MSG_WAITALL = 0x100;
     public const int MSG_NOSIGNAL = 0x4000;
 
     public const int EPOLL_CLOEXEC = 0x80000;
@@ -150,6 +151,17 @@ internal static unsafe partial class Libc
 
     [LibraryImport(LibraryName, EntryPoint = "eventfd", SetLastError = true)]
     public static partial int EventFd(uint initialValue, int flags);
+
+    [LibraryImport(LibraryName, EntryPoint = "getrlimit", SetLastError = true)]
+    private static partial int GetResourceLimit(int resource, ulong* limits);
+
+    /// <summary>The soft limit on this process's open descriptors (RLIMIT_NOFILE), or null if it cannot be read.</summary>
+    public static ulong? DescriptorLimit()
+    {
+        const int RLIMIT_NOFILE = 7;
+        ulong* limits = stackalloc ulong[2]; // struct rlimit: soft, hard
+        return GetResourceLimit(RLIMIT_NOFILE, limits) == 0 ? limits[0] : null;
+    }
 
     /// <summary>Sets an int-valued socket option, throwing <see cref="System.Net.Sockets.SocketException"/> on failure.</summary>
     public static void SetIntOption(int fd, int level, int name, int value)

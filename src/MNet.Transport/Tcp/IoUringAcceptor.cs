@@ -7,7 +7,8 @@ namespace MNet.Transport.Tcp;
 
 /// <summary>
 /// One listening socket on one io_uring loop: a multishot accept that posts a completion per connection until it is
-/// cancelled. Out of descriptors or memory it pauses (as its own timer on the loop's wheel) and asks again.
+/// cancelled. Out of descriptors or memory it pauses (as its own timer on the loop's wheel) and asks again; out of
+/// descriptors, it also gives up the process's <see cref="DescriptorReserve"/>, so the application has some to run on.
 /// </summary>
 internal sealed class IoUringAcceptor : TimerEntry, ICompletionHandler, ILoopResident, IConnectionAcceptor
 {
@@ -29,6 +30,7 @@ internal sealed class IoUringAcceptor : TimerEntry, ICompletionHandler, ILoopRes
         Loop = loop;
         _listener = listener;
         _ring = loop.IoUring;
+        DescriptorReserve.AddAcceptor(); // here, not on the loop: it is held by the time binding returns
     }
 
     public EventLoop Loop { get; }
@@ -47,6 +49,7 @@ internal sealed class IoUringAcceptor : TimerEntry, ICompletionHandler, ILoopRes
             return;
         }
         _stopped = true;
+        DescriptorReserve.RemoveAcceptor();
         if (IsScheduled)
         {
             Loop.Timers.Cancel(this);
@@ -93,6 +96,9 @@ internal sealed class IoUringAcceptor : TimerEntry, ICompletionHandler, ILoopRes
             {
                 case Errno.EMFILE:
                 case Errno.ENFILE:
+                    DescriptorReserve.Release();
+                    PauseAccepting(-result);
+                    return;
                 case Errno.ENOBUFS:
                 case Errno.ENOMEM:
                     PauseAccepting(-result);
@@ -115,10 +121,16 @@ internal sealed class IoUringAcceptor : TimerEntry, ICompletionHandler, ILoopRes
     protected internal override void Fire()
     {
         _paused = false;
-        if (!_stopped && !_armed)
+        if (_stopped || _armed)
         {
-            Arm();
+            return;
         }
+        if (!DescriptorReserve.TryHold())
+        {
+            PauseAccepting(Errno.EMFILE); // still short: the reserve could not be taken back
+            return;
+        }
+        Arm();
     }
 
     private unsafe void Arm()

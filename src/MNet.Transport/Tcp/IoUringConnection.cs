@@ -12,7 +12,8 @@ namespace MNet.Transport.Tcp;
 /// The io_uring backend's connection. One multishot receive stays armed on the socket and fills buffers the loop
 /// lends the kernel (<see cref="ProvidedBufferRing"/>); each completion's bytes are copied into the input pipe and
 /// the buffer goes straight back, so a quiet connection holds no buffer. Sends are submitted to the ring and leave
-/// with the loop's next wait, together with every other connection's. Everything runs on the loop thread.
+/// with the loop's next wait, together with every other connection's; a buffer of many segments goes as a chain of
+/// linked sends. Everything runs on the loop thread.
 /// </summary>
 internal sealed partial class IoUringConnection : TcpConnection, ICompletionHandler
 {
@@ -20,6 +21,7 @@ internal sealed partial class IoUringConnection : TcpConnection, ICompletionHand
     private const byte SendOperation = 2;
     private const byte ConnectOperation = 3;
     private const int MaxSendSegments = 64;
+    private const int MaxLinkedSends = 4;
 
     private readonly IoUringPoller _ring;
     private readonly ReadinessSignal _received = new();
@@ -29,6 +31,7 @@ internal sealed partial class IoUringConnection : TcpConnection, ICompletionHand
     private byte[]? _held;
     private int _heldLength;
     private int _fd;
+    private int _fileSlot = -1; // the socket's slot in the ring's registered files, if it got one
     private ulong _id;
     private bool _hasId;
     private ulong _registration;
@@ -40,9 +43,15 @@ internal sealed partial class IoUringConnection : TcpConnection, ICompletionHand
     private bool _peerFinished;
     private int _receiveErrno;
     private int _unflushed;
-    private bool _sendInFlight;
-    private int _sendResult;
+    private int _sendsInFlight;
+    private int _sentBytes;
+    private int _sendError;
     private int _connectResult;
+    // What the kernel reads from while sends are in flight: the pinned segments, and for a send of several segments
+    // its gather list (native: it must not move), made on the first such send.
+    private MemoryHandle _pin;
+    private MemoryHandle[]? _pins;
+    private int _pinned;
     private unsafe SendVectors* _vectors;
 
     public IoUringConnection(int fd, TcpConnectionSettings settings, EndPoint? localEndPoint, EndPoint? remoteEndPoint)
@@ -74,6 +83,7 @@ internal sealed partial class IoUringConnection : TcpConnection, ICompletionHand
             _id = _ring.Register(this); // a client connection has one since its connect
             _hasId = true;
         }
+        _fileSlot = _ring.RegisterFile(_fd);
         ArmReceive();
         _ = RunAsync();
     }
@@ -86,9 +96,7 @@ internal sealed partial class IoUringConnection : TcpConnection, ICompletionHand
                 OnReceived(result, flags);
                 break;
             case SendOperation:
-                _sendInFlight = false;
-                _sendResult = result;
-                _sent.Set();
+                OnSent(result);
                 break;
             case ConnectOperation:
                 _connectResult = result;
@@ -158,7 +166,6 @@ internal sealed partial class IoUringConnection : TcpConnection, ICompletionHand
     protected override async Task SendAsync()
     {
         PipeReader reader = Output.Reader;
-        MemoryHandle[] pins = new MemoryHandle[MaxSendSegments];
         Exception? error = null;
         try
         {
@@ -175,33 +182,24 @@ internal sealed partial class IoUringConnection : TcpConnection, ICompletionHand
                 {
                     // Awaited here, not in a helper: this method's state machine is made once per connection, a
                     // helper's would be made per send.
-                    int pinned = SubmitSend(buffer, pins);
                     try
                     {
+                        SubmitSends(buffer);
                         await _sent.WaitAsync().ConfigureAwait(false);
                     }
                     finally
                     {
-                        for (int i = 0; i < pinned; i++)
-                        {
-                            pins[i].Dispose(); // the kernel has let go of the memory
-                        }
+                        Unpin(); // the kernel has let go of the memory
                     }
-                    int sent = _sendResult;
-                    if (sent == -Errno.EAGAIN)
+                    (int sent, int failure) = (_sentBytes, _sendError);
+                    (_sentBytes, _sendError) = (0, 0);
+                    // EAGAIN: a send that stalls after a partial one is retried on a kernel worker thread, where this
+                    // non-blocking socket says EAGAIN (seen on Unix sockets under load). ECANCELED: a link before it
+                    // ended short that way, or the connection is stopping (below). Either way, what is left is
+                    // submitted afresh and waits for room again.
+                    if (failure is not (0 or -Errno.EAGAIN or -Errno.ECANCELED))
                     {
-                        // A send that stalls after a partial one is retried on a kernel worker thread, where this
-                        // non-blocking socket says EAGAIN (seen on Unix sockets under load). Submitted afresh, it
-                        // waits for room again.
-                        sent = 0;
-                    }
-                    if (sent < 0)
-                    {
-                        if (sent == -Errno.ECANCELED)
-                        {
-                            break; // stopped: aborted, or the receive side failed
-                        }
-                        throw Errno.ToException(-sent);
+                        throw Errno.ToException(-failure);
                     }
                     if (sent > 0)
                     {
@@ -210,7 +208,7 @@ internal sealed partial class IoUringConnection : TcpConnection, ICompletionHand
                     buffer = buffer.Slice(sent);
                     if (AbortReason is not null || TransportError is not null)
                     {
-                        break;
+                        break; // stopped: aborted, or the receive side failed
                     }
                 }
 
@@ -244,7 +242,7 @@ internal sealed partial class IoUringConnection : TcpConnection, ICompletionHand
     protected override void StopSending()
     {
         Output.Reader.CancelPendingRead();
-        if (_sendInFlight)
+        if (_sendsInFlight > 0)
         {
             _ring.Cancel(_id, SendOperation); // a peer that does not read would hold it forever
         }
@@ -259,6 +257,8 @@ internal sealed partial class IoUringConnection : TcpConnection, ICompletionHand
     protected override unsafe void CloseSocket()
     {
         _ring.Unregister(_id);
+        _ring.UnregisterFile(_fileSlot);
+        _fileSlot = -1;
         Loop.Unregister(_registration);
         ReleaseHeld();
         if (AbortReason is not null)
@@ -278,9 +278,9 @@ internal sealed partial class IoUringConnection : TcpConnection, ICompletionHand
     {
         IoUringSqe* sqe = _ring.GetSqe(_id, ReceiveOperation);
         sqe->Opcode = IoUring.OP_RECV;
-        sqe->Fd = _fd;
         sqe->IoPriority = IoUring.RECV_MULTISHOT;
         sqe->Flags = IoUring.SQE_BUFFER_SELECT;
+        IoUringPoller.SetFile(sqe, _fd, _fileSlot);
         sqe->BufferGroup = ProvidedBufferRing.Group;
         _receiveArmed = true;
     }
@@ -419,50 +419,106 @@ internal sealed partial class IoUringConnection : TcpConnection, ICompletionHand
         }
     }
 
-    /// <summary>Submits a send of <paramref name="buffer"/> (at most <see cref="MaxSendSegments"/> segments), its memory pinned in <paramref name="pins"/>.</summary>
-    /// <returns>How many segments were pinned.</returns>
-    private unsafe int SubmitSend(in ReadOnlySequence<byte> buffer, MemoryHandle[] pins)
+    /// <summary>
+    /// Submits sends of <paramref name="buffer"/>: one per <see cref="MaxSendSegments"/> segments, at most
+    /// <see cref="MaxLinkedSends"/>, linked so the kernel runs them in order. Each waits for all its bytes
+    /// (MSG_WAITALL, which the kernel retries on a stream socket), so a chain breaks only where a send fails or ends
+    /// short, and the sends after that one complete as cancelled.
+    /// </summary>
+    private unsafe void SubmitSends(in ReadOnlySequence<byte> buffer)
     {
-        IoUringSqe* sqe = _ring.GetSqe(_id, SendOperation);
-        int pinned = 0;
         if (buffer.IsSingleSegment)
         {
-            pins[pinned++] = buffer.First.Pin();
+            _pin = buffer.First.Pin();
+            IoUringSqe* sqe = _ring.GetSqe(_id, SendOperation);
             sqe->Opcode = IoUring.OP_SEND;
-            sqe->Address = (ulong)pins[0].Pointer;
+            sqe->Address = (ulong)_pin.Pointer;
             sqe->Length = (uint)buffer.First.Length;
+            PrepareSend(sqe);
+            _sendsInFlight = 1;
+            return;
         }
-        else
+
+        _pins ??= new MemoryHandle[MaxLinkedSends * MaxSendSegments];
+        SendVectors* vectors = _vectors is not null ? _vectors : _vectors = NativeMemoryAllocate();
+        _ring.EnsureFreeSqes(MaxLinkedSends);
+        IoUringSqe* last = null;
+        int count = 0;
+        foreach (ReadOnlyMemory<byte> segment in buffer)
         {
-            SendVectors* vectors = _vectors is not null ? _vectors : _vectors = NativeMemoryAllocate();
-            foreach (ReadOnlyMemory<byte> segment in buffer)
+            if (segment.IsEmpty)
             {
-                if (segment.IsEmpty)
-                {
-                    continue;
-                }
-                pins[pinned] = segment.Pin();
-                vectors->Vectors[pinned] = new IOVector { Base = (byte*)pins[pinned].Pointer, Length = (nuint)segment.Length };
-                if (++pinned == MaxSendSegments)
+                continue;
+            }
+            if (count == MaxSendSegments)
+            {
+                last = SubmitSendMessage(&vectors[_sendsInFlight++], count);
+                count = 0;
+                if (_sendsInFlight == MaxLinkedSends)
                 {
                     break;
                 }
             }
-            vectors->Message = new MessageHeader { IOVectors = (IOVector*)&vectors->Vectors, IOVectorCount = (nuint)pinned };
-            sqe->Opcode = IoUring.OP_SENDMSG;
-            sqe->Address = (ulong)&vectors->Message;
+            _pins[_pinned] = segment.Pin();
+            vectors[_sendsInFlight].Vectors[count++] = new IOVector { Base = (byte*)_pins[_pinned++].Pointer, Length = (nuint)segment.Length };
         }
-        sqe->Fd = _fd;
-        sqe->OperationFlags = (uint)Libc.MSG_NOSIGNAL;
-        _sendInFlight = true;
-        return pinned;
+        if (count > 0)
+        {
+            last = SubmitSendMessage(&vectors[_sendsInFlight++], count);
+        }
+        last->Flags &= unchecked((byte)~IoUring.SQE_IO_LINK); // the chain ends here
     }
 
-    private static unsafe SendVectors* NativeMemoryAllocate() => (SendVectors*)System.Runtime.InteropServices.NativeMemory.Alloc((nuint)sizeof(SendVectors));
+    private unsafe IoUringSqe* SubmitSendMessage(SendVectors* vectors, int count)
+    {
+        vectors->Message = new MessageHeader { IOVectors = (IOVector*)&vectors->Vectors, IOVectorCount = (nuint)count };
+        IoUringSqe* sqe = _ring.GetSqe(_id, SendOperation);
+        sqe->Opcode = IoUring.OP_SENDMSG;
+        sqe->Address = (ulong)&vectors->Message;
+        sqe->Flags = IoUring.SQE_IO_LINK;
+        PrepareSend(sqe);
+        return sqe;
+    }
+
+    private unsafe void PrepareSend(IoUringSqe* sqe)
+    {
+        IoUringPoller.SetFile(sqe, _fd, _fileSlot);
+        sqe->OperationFlags = (uint)(Libc.MSG_NOSIGNAL | Libc.MSG_WAITALL);
+    }
+
+    /// <summary>One send of the chain completed: its bytes count, and a real failure wins over a cancel or EAGAIN.</summary>
+    private void OnSent(int result)
+    {
+        if (result > 0)
+        {
+            _sentBytes += result;
+        }
+        else if (result < 0 && _sendError is 0 or -Errno.ECANCELED or -Errno.EAGAIN)
+        {
+            _sendError = result;
+        }
+        if (--_sendsInFlight == 0)
+        {
+            _sent.Set();
+        }
+    }
+
+    private void Unpin()
+    {
+        _pin.Dispose();
+        _pin = default;
+        for (int i = 0; i < _pinned; i++)
+        {
+            _pins![i].Dispose();
+        }
+        _pinned = 0;
+    }
+
+    private static unsafe SendVectors* NativeMemoryAllocate() => (SendVectors*)System.Runtime.InteropServices.NativeMemory.Alloc(MaxLinkedSends, (nuint)sizeof(SendVectors));
 
     private static unsafe void NativeMemoryRelease(SendVectors* vectors) => System.Runtime.InteropServices.NativeMemory.Free(vectors);
 
-    /// <summary>The gather list of a send the kernel reads after submission: it must not move, so it is native memory.</summary>
+    /// <summary>The gather list of one send of a chain, which the kernel reads after submission.</summary>
     private struct SendVectors
     {
         public MessageHeader Message;

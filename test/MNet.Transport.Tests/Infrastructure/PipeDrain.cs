@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using System.Net.Sockets;
 
 namespace MNet.Transport.Tests.Infrastructure;
 
@@ -22,5 +23,18 @@ public static class PipeDrain
                 return all.ToArray();
             }
         }
+    }
+
+    /// <summary>Receives from <paramref name="socket"/> until the peer's FIN and returns every byte.</summary>
+    public static async Task<byte[]> ReceiveToEndAsync(Socket socket)
+    {
+        using MemoryStream all = new();
+        byte[] buffer = new byte[4096];
+        int read;
+        while ((read = await socket.ReceiveAsync(buffer)) > 0)
+        {
+            all.Write(buffer, 0, read);
+        }
+        return all.ToArray();
     }
 }

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using MNet.Transport.Loop;
+using MNet.Transport.Tests.Infrastructure;
 
 namespace MNet.Transport.Tests.Loop;
 
@@ -18,30 +19,33 @@ public sealed class PollerContractTests
 
     [Theory]
     [MemberData(nameof(Backends))]
-    public void Wait_WithATimeout_ReturnsNoEvents_NotBeforeTheTimeIsUp(string backend)
+    public async Task Wait_WithATimeout_ReturnsNoEvents_NotBeforeTheTimeIsUp(string backend)
     {
-        using IPoller poller = Create(backend);
+        using PollerThread loop = new(() => Create(backend));
         PollEvent[] events = new PollEvent[8];
 
-        long started = Environment.TickCount64;
-        Assert.Equal(0, poller.Wait(events, 100));
-        long waited = Environment.TickCount64 - started;
+        (int count, long waited) = await loop.Run(poller =>
+        {
+            long started = Environment.TickCount64;
+            return (poller.Wait(events, 100), Environment.TickCount64 - started);
+        });
 
+        Assert.Equal(0, count);
         Assert.True(waited >= 90, $"returned after {waited} ms"); // TickCount64 ticks in 10-16 ms steps
-        Assert.Equal(0, poller.Wait(events, 0));
+        Assert.Equal(0, await loop.Run(poller => poller.Wait(events, 0)));
     }
 
     [Theory]
     [MemberData(nameof(Backends))]
     public async Task Wake_FromAnotherThread_EndsAnUnboundedWait_WithNoEvents(string backend)
     {
-        using IPoller poller = Create(backend);
+        using PollerThread loop = new(() => Create(backend));
         PollEvent[] events = new PollEvent[8];
 
-        Task<int> wait = Task.Factory.StartNew(() => poller.Wait(events, -1), TaskCreationOptions.LongRunning);
+        Task<int> wait = loop.Run(poller => poller.Wait(events, -1));
         await Task.Delay(50);
         Assert.False(wait.IsCompleted);
-        poller.Wake();
+        loop.Poller.Wake();
 
         Assert.Equal(0, await wait.WaitAsync(TimeSpan.FromSeconds(10)));
     }
@@ -50,19 +54,19 @@ public sealed class PollerContractTests
     [MemberData(nameof(Backends))]
     public async Task Wake_BeforeWait_MakesTheNextWaitReturn_IsNotRepeated_AndWorksAgainAfterward(string backend)
     {
-        using IPoller poller = Create(backend);
+        using PollerThread loop = new(() => Create(backend));
         PollEvent[] events = new PollEvent[8];
         // An unbounded wait, so only a wake can end it; a lost wake fails the test at the limit instead of passing late.
-        Task<int> UnboundedWait() => Task.Run(() => poller.Wait(events, -1)).WaitAsync(TimeSpan.FromSeconds(10));
+        Task<int> UnboundedWait() => loop.Run(poller => poller.Wait(events, -1)).WaitAsync(TimeSpan.FromSeconds(10));
 
-        poller.Wake();
-        poller.Wake();
+        loop.Poller.Wake();
+        loop.Poller.Wake();
         Assert.Equal(0, await UnboundedWait());
-        Assert.Equal(0, poller.Wait(events, 0));
+        Assert.Equal(0, await loop.Run(poller => poller.Wait(events, 0)));
 
-        poller.Wake();
+        loop.Poller.Wake();
         Assert.Equal(0, await UnboundedWait());
-        Assert.Equal(0, poller.Wait(events, 0));
+        Assert.Equal(0, await loop.Run(poller => poller.Wait(events, 0)));
     }
 
     [Theory]

@@ -28,7 +28,7 @@ public sealed class ConnectionSemanticsTests
         Assert.Equal(payload, received);
         await connection.Transport.Output.WriteAsync(Encoding.ASCII.GetBytes("bye"));
         await connection.Transport.Output.CompleteAsync();
-        Assert.Equal("bye", Encoding.ASCII.GetString(await ReceiveToEndAsync(client)));
+        Assert.Equal("bye", Encoding.ASCII.GetString(await PipeDrain.ReceiveToEndAsync(client)));
         await connection.DisposeAsync();
     }
 
@@ -155,7 +155,7 @@ public sealed class ConnectionSemanticsTests
             await connection.Transport.Output.WriteAsync(payload);
             await connection.Transport.Output.CompleteAsync();
         });
-        byte[] received = await ReceiveToEndAsync(client).WaitAsync(TimeSpan.FromSeconds(30));
+        byte[] received = await PipeDrain.ReceiveToEndAsync(client).WaitAsync(TimeSpan.FromSeconds(30));
         await writing;
 
         Assert.Equal(payload.Length, received.Length);
@@ -206,17 +206,5 @@ public sealed class ConnectionSemanticsTests
         Assert.Equal(client.RemoteEndPoint, connection.LocalEndPoint);
         Assert.False(string.IsNullOrEmpty(connection.ConnectionId));
         await connection.DisposeAsync();
-    }
-
-    private static async Task<byte[]> ReceiveToEndAsync(Socket socket)
-    {
-        using MemoryStream all = new();
-        byte[] buffer = new byte[4096];
-        int read;
-        while ((read = await socket.ReceiveAsync(buffer)) > 0)
-        {
-            all.Write(buffer, 0, read);
-        }
-        return all.ToArray();
     }
 }

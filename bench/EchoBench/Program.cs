@@ -1,6 +1,6 @@
 // The echo server bench/echo.sh measures: one ConnectionHandler on 127.0.0.1:PORT, served by
-//   mnet           the standalone MNet server (AddMNetServer), no Kestrel
-//   kestrel-mnet   Kestrel on the MNet transport (UseMNetTransport)
+//   mnet           the standalone MNet server (AddMNetServer) on MNet's epoll backend, no Kestrel
+//   kestrel-mnet   Kestrel on the MNet transport (UseMNetTransport), epoll backend
 //   sockets        Kestrel on its own Sockets transport
 //   mnet-portable / kestrel-portable: the first two on MNet's portable backend (.NET's socket engine)
 //   mnet-iouring   the standalone server on MNet's io_uring backend
@@ -22,7 +22,7 @@ string server = args[0];
 bool inline = server.EndsWith("-inline", StringComparison.Ordinal);
 MNetBackend backend = server.EndsWith("-portable", StringComparison.Ordinal) ? MNetBackend.Portable
     : server.EndsWith("-iouring", StringComparison.Ordinal) ? MNetBackend.IoUring
-    : MNetBackend.Auto;
+    : MNetBackend.Epoll;
 IPEndPoint endPoint = new(IPAddress.Loopback, port);
 IHost host;
 if (server.StartsWith("mnet", StringComparison.Ordinal))

@@ -29,4 +29,7 @@ internal static partial class MNetTransportLog
 
     [LoggerMessage(9, LogLevel.Error, "A timer callback threw; the loop and its other timers go on.")]
     public static partial void TimerCallbackFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(10, LogLevel.Information, "The io_uring backend is unavailable, so the transport runs on epoll: {Reason}")]
+    public static partial void IoUringUnavailable(ILogger logger, string reason);
 }

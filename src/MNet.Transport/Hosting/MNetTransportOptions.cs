@@ -12,8 +12,8 @@ public sealed class MNetTransportOptions
     public int LoopCount { get; set; } = Environment.ProcessorCount;
 
     /// <summary>
-    /// The I/O engine behind the loops. Defaults to <see cref="MNetBackend.Auto"/>: epoll on Linux x64, the portable
-    /// backend elsewhere; <see cref="MNetBackend.IoUring"/> is opt-in. Asking for <see cref="MNetBackend.Epoll"/> or
+    /// The I/O engine behind the loops. Defaults to <see cref="MNetBackend.Auto"/>: io_uring on Linux x64 where the
+    /// kernel allows it, else epoll, and the portable backend elsewhere. Asking for <see cref="MNetBackend.Epoll"/> or
     /// <see cref="MNetBackend.IoUring"/> where it is missing (or the kernel refuses io_uring) fails when the transport is
     /// created, with a <see cref="PlatformNotSupportedException"/> that says why.
     /// </summary>

@@ -1,6 +1,7 @@
 using System.IO.Pipelines;
 using System.Net;
 using System.Runtime.InteropServices;
+using MNet.Transport.Diagnostics;
 using MNet.Transport.Dns;
 using MNet.Transport.Loop;
 using MNet.Transport.Memory;
@@ -17,8 +18,14 @@ namespace MNet.Transport.Hosting;
 /// </summary>
 internal sealed class TransportRuntime : IAsyncDisposable
 {
-    private static readonly Lazy<TransportRuntime> s_shared = new(
-        () => new TransportRuntime(new MNetTransportOptions { LoopCount = 1 }, NullLogger.Instance));
+    // The loop of host-less UDP channels and resolvers: epoll where it runs, whose loops read datagrams themselves
+    // (on an io_uring loop a UDP channel runs on .NET's socket engine).
+    private static readonly Lazy<TransportRuntime> s_shared = new(() => new TransportRuntime(
+        new MNetTransportOptions { LoopCount = 1, Backend = IsEpollAvailable ? MNetBackend.Epoll : MNetBackend.Portable },
+        NullLogger.Instance));
+
+    // Whether this kernel gives the process io_uring does not change while it runs: asked once, by the first Auto.
+    private static readonly Lazy<string?> s_ioUringRefusal = new(() => ProbeIoUring(refuse: false));
 
     private readonly MNetTransportOptions _options;
     private readonly bool _isCallerDriven;
@@ -39,8 +46,8 @@ internal sealed class TransportRuntime : IAsyncDisposable
         _options = options;
         _isCallerDriven = isCallerDriven;
         Logger = logger;
-        Backend = Resolve(options.Backend);
-        if (Backend == MNetBackend.IoUring)
+        Backend = options.Backend == MNetBackend.Auto ? ResolveAuto() : Resolve(options.Backend);
+        if (options.Backend == MNetBackend.IoUring)
         {
             CreatePoller().Dispose(); // refused here, with the kernel's reason, rather than on a loop thread later
         }
@@ -135,9 +142,38 @@ internal sealed class TransportRuntime : IAsyncDisposable
         _memoryPool?.Dispose();
     }
 
+    /// <summary>io_uring where the kernel gives it, else epoll (saying once why), else the portable backend.</summary>
+    private MNetBackend ResolveAuto()
+    {
+        if (!IsEpollAvailable)
+        {
+            return MNetBackend.Portable;
+        }
+        string? refusal = _options.RefuseIoUringForTesting ? ProbeIoUring(refuse: true) : s_ioUringRefusal.Value;
+        if (refusal is null)
+        {
+            return MNetBackend.IoUring;
+        }
+        MNetTransportLog.IoUringUnavailable(Logger, refusal);
+        return MNetBackend.Epoll;
+    }
+
+    /// <summary>Makes (and frees) a ring as a loop would; null if that works, else why not.</summary>
+    private static string? ProbeIoUring(bool refuse)
+    {
+        try
+        {
+            new IoUringPoller(refuse, fileSlots: 0).Dispose();
+            return null;
+        }
+        catch (Exception ex) when (ex is PlatformNotSupportedException or System.Net.Sockets.SocketException)
+        {
+            return ex.Message;
+        }
+    }
+
     private static MNetBackend Resolve(MNetBackend requested) => requested switch
     {
-        MNetBackend.Auto => IsEpollAvailable ? MNetBackend.Epoll : MNetBackend.Portable,
         MNetBackend.Epoll or MNetBackend.IoUring when !IsEpollAvailable => throw new PlatformNotSupportedException(
             $"The {requested} backend needs Linux on x64; this is {RuntimeInformation.OSDescription} on {RuntimeInformation.ProcessArchitecture}. Use {nameof(MNetBackend)}.{nameof(MNetBackend.Auto)} or {nameof(MNetBackend.Portable)}."),
         _ => requested,

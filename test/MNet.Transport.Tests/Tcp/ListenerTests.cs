@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using MNet.Transport.Hosting;
 using MNet.Transport.Tests.Infrastructure;
 using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
@@ -113,23 +114,6 @@ public sealed class ListenerTests
     }
 
     [Fact]
-    public async Task AutoBackend_IsEpoll_OnLinuxX64()
-    {
-        Assert.True(TransportRuntime.IsEpollAvailable); // this machine: the premise of the test
-        MNetTransportFactory factory = new(Options.Create(new MNetTransportOptions()), NullLoggerFactory.Instance);
-        await using (factory)
-        {
-            IConnectionListener listener = await factory.BindAsync(new IPEndPoint(IPAddress.Loopback, 0));
-            using Socket client = new(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-            await client.ConnectAsync(listener.EndPoint);
-            await using ConnectionContext? connection = await listener.AcceptAsync();
-
-            Assert.Equal(TransportKind.Epoll.ConnectionTypeName(), connection!.GetType().Name);
-            await listener.DisposeAsync();
-        }
-    }
-
-    [Fact]
     public void Backend_OutOfRange_IsRefusedNamingTheOption()
     {
         MNetTransportOptions options = new() { Backend = (MNetBackend)42 };
@@ -142,7 +126,7 @@ public sealed class ListenerTests
     }
 
     [Fact]
-    public void IoUring_WhereTheKernelRefusesIt_FailsAtCreation_WithTheReason_AndAutoStaysOnEpoll()
+    public void IoUring_WhereTheKernelRefusesIt_FailsAtCreation_WithTheReason()
     {
         MNetTransportOptions refused = new() { Backend = MNetBackend.IoUring, RefuseIoUringForTesting = true };
 
@@ -152,9 +136,63 @@ public sealed class ListenerTests
         Assert.Contains("io_uring_setup", error.Message, StringComparison.Ordinal);
         Assert.Contains("kernel.io_uring_disabled", error.Message, StringComparison.Ordinal);
         Assert.Contains("epoll", error.Message, StringComparison.Ordinal);
-        // io_uring is opt-in: Auto never depends on it, refused or not.
-        TransportRuntime auto = new(new MNetTransportOptions { RefuseIoUringForTesting = true }, NullLogger.Instance);
-        Assert.Equal(MNetBackend.Epoll, auto.Backend);
+    }
+
+    [Fact]
+    public async Task Auto_WhereTheKernelRefusesIoUring_LogsWhyOnce_AndServesOnEpoll()
+    {
+        using RecordingLoggerProvider logs = new();
+        using ILoggerFactory loggerFactory = LoggerFactory.Create(builder => builder.AddProvider(logs));
+        MNetTransportOptions options = new() { RefuseIoUringForTesting = true };
+
+        (string first, string second) = await AcceptedConnectionTypesAsync(new MNetTransportFactory(Options.Create(options), loggerFactory));
+
+        string epoll = TransportKind.Epoll.ConnectionTypeName();
+        Assert.Equal((epoll, epoll), (first, second));
+        LogEntry refusal = Assert.Single(logs.Logger.Entries, e => e.Message.Contains("io_uring", StringComparison.Ordinal));
+        Assert.Equal(LogLevel.Information, refusal.Level);
+        Assert.Contains("runs on epoll", refusal.Message, StringComparison.Ordinal);
+        Assert.Contains("io_uring_setup", refusal.Message, StringComparison.Ordinal); // the kernel's reason
+    }
+
+    [Fact]
+    public async Task Auto_WhereTheKernelGivesIoUring_ServesOnIt_AndLogsNothingAboutIt()
+    {
+        using RecordingLoggerProvider logs = new();
+        using ILoggerFactory loggerFactory = LoggerFactory.Create(builder => builder.AddProvider(logs));
+
+        (string first, string second) = await AcceptedConnectionTypesAsync(new MNetTransportFactory(Options.Create(new MNetTransportOptions()), loggerFactory));
+
+        Assert.True(TransportRuntime.IsEpollAvailable); // Linux x64, whose kernel here (6.x) allows io_uring
+        string ioUring = TransportKind.IoUring.ConnectionTypeName();
+        Assert.Equal((ioUring, ioUring), (first, second));
+        Assert.DoesNotContain(logs.Logger.Entries, e => e.Message.Contains("io_uring", StringComparison.Ordinal));
+    }
+
+    /// <summary>Binds twice on <paramref name="factory"/> and names the type of the connection each listener accepts.</summary>
+    private static async Task<(string First, string Second)> AcceptedConnectionTypesAsync(MNetTransportFactory factory)
+    {
+        await using (factory)
+        {
+            return (await AcceptOneAsync(), await AcceptOneAsync());
+        }
+
+        async Task<string> AcceptOneAsync()
+        {
+            IConnectionListener listener = await factory.BindAsync(new IPEndPoint(IPAddress.Loopback, 0));
+            try
+            {
+                using Socket client = new(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                await client.ConnectAsync(listener.EndPoint);
+                await using ConnectionContext connection = (await listener.AcceptAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10)))!;
+                return connection.GetType().Name;
+            }
+            finally
+            {
+                await listener.UnbindAsync();
+                await listener.DisposeAsync();
+            }
+        }
     }
 
     [Theory]

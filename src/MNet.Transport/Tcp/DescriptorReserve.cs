@@ -15,6 +15,16 @@ internal static class DescriptorReserve
     private static readonly int[] s_descriptors = new int[Size];
     private static int s_held;
     private static int s_acceptors;
+    private static readonly int s_limit = (int)Math.Min(Libc.DescriptorLimit() ?? int.MaxValue, int.MaxValue);
+
+    /// <summary>
+    /// Whether descriptor <paramref name="fd"/>, just made, shows the process within a few reserves of its limit:
+    /// descriptors are numbered lowest free first, so every one below it was taken.
+    /// </summary>
+    public static bool IsNearLimit(int fd) => fd >= s_limit - 4 * Size;
+
+    /// <summary>Whether descriptor <paramref name="fd"/>, just made, shows at least half the process's limit free.</summary>
+    public static bool IsFarFromLimit(int fd) => fd < s_limit / 2;
 
     /// <summary>An acceptor starts: the reserve is taken if it can be.</summary>
     public static void AddAcceptor()

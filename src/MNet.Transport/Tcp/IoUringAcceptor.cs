@@ -8,7 +8,8 @@ namespace MNet.Transport.Tcp;
 /// <summary>
 /// One listening socket on one io_uring loop: a multishot accept that posts a completion per connection until it is
 /// cancelled. Out of descriptors or memory it pauses (as its own timer on the loop's wheel) and asks again; out of
-/// descriptors, it also gives up the process's <see cref="DescriptorReserve"/>, so the application has some to run on.
+/// descriptors, or nearly, it also gives up the process's <see cref="DescriptorReserve"/>, so the runtime and the
+/// application have some to run on.
 /// </summary>
 internal sealed class IoUringAcceptor : TimerEntry, ICompletionHandler, ILoopResident, IConnectionAcceptor
 {
@@ -23,6 +24,7 @@ internal sealed class IoUringAcceptor : TimerEntry, ICompletionHandler, ILoopRes
     private bool _armed;
     private bool _paused;
     private bool _stopped;
+    private bool _scarce; // near the descriptor limit: single accepts (UpdateScarcity)
 
     public IoUringAcceptor(int fd, EventLoop loop, NativeConnectionListener listener)
     {
@@ -89,6 +91,7 @@ internal sealed class IoUringAcceptor : TimerEntry, ICompletionHandler, ILoopRes
         if (result >= 0)
         {
             _listener.OnAccepted(Loop, result, peerAddress: default);
+            UpdateScarcity(result);
         }
         else
         {
@@ -96,6 +99,7 @@ internal sealed class IoUringAcceptor : TimerEntry, ICompletionHandler, ILoopRes
             {
                 case Errno.EMFILE:
                 case Errno.ENFILE:
+                    _scarce = true;
                     DescriptorReserve.Release();
                     PauseAccepting(-result);
                     return;
@@ -114,20 +118,46 @@ internal sealed class IoUringAcceptor : TimerEntry, ICompletionHandler, ILoopRes
         }
         if (!_armed && !_paused)
         {
-            Arm();
+            ArmWhileReserveHeld();
         }
     }
 
     protected internal override void Fire()
     {
         _paused = false;
-        if (_stopped || _armed)
+        if (!_stopped && !_armed)
         {
-            return;
+            ArmWhileReserveHeld();
         }
+    }
+
+    /// <summary>
+    /// Near the descriptor limit, accepts go one at a time, each only while the reserve is held, as the epoll acceptor
+    /// does: a multishot accept drains the whole queue up to the limit at once, leaving the runtime no descriptor (it
+    /// then cannot start a thread) until the loop has served every completion before the EMFILE. Descriptors are
+    /// numbered lowest free first, so the accepted one says how near the limit the process is.
+    /// </summary>
+    private void UpdateScarcity(int fd)
+    {
+        if (!_scarce && DescriptorReserve.IsNearLimit(fd))
+        {
+            _scarce = true;
+            if (_armed)
+            {
+                _ring.Cancel(_id, AcceptOperation); // its last completion arms a single accept
+            }
+        }
+        else if (_scarce && DescriptorReserve.IsFarFromLimit(fd))
+        {
+            _scarce = false;
+        }
+    }
+
+    private void ArmWhileReserveHeld()
+    {
         if (!DescriptorReserve.TryHold())
         {
-            PauseAccepting(Errno.EMFILE); // still short: the reserve could not be taken back
+            PauseAccepting(Errno.EMFILE); // short of descriptors: the reserve could not be taken back
             return;
         }
         Arm();
@@ -138,7 +168,7 @@ internal sealed class IoUringAcceptor : TimerEntry, ICompletionHandler, ILoopRes
         IoUringSqe* sqe = _ring.GetSqe(_id, AcceptOperation);
         sqe->Opcode = IoUring.OP_ACCEPT;
         sqe->Fd = _fd;
-        sqe->IoPriority = IoUring.ACCEPT_MULTISHOT;
+        sqe->IoPriority = _scarce ? (ushort)0 : IoUring.ACCEPT_MULTISHOT;
         sqe->OperationFlags = Libc.SOCK_NONBLOCK | Libc.SOCK_CLOEXEC;
         _armed = true;
     }

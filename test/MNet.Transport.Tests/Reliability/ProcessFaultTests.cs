@@ -17,12 +17,14 @@ public sealed class ProcessFaultTests(ITestOutputHelper output)
     private static readonly TimeSpan Limit = TimeSpan.FromSeconds(20);
     private static readonly Regex AcceptPaused = new("Accepting on .* paused for");
 
-    [Fact]
-    public async Task OutOfDescriptors_TheServerKeepsServing_LogsOnce_StaysIdle_AndAcceptsAgainWhenFdsFree()
+    [Theory]
+    [InlineData("epoll")]
+    [InlineData("iouring")]
+    public async Task OutOfDescriptors_TheServerKeepsServing_LogsOnce_StaysIdle_AndAcceptsAgainWhenFdsFree(string backend)
     {
         // The runtime alone keeps about 130 descriptors open (it holds every assembly it loaded), so 64 would not
         // even start it; 192 leaves room for a few dozen connections.
-        await using SampleProcess server = SampleProcess.StartEchoServerWithFileLimit(192, "serve", "--tcp", "127.0.0.1:0");
+        await using SampleProcess server = SampleProcess.StartEchoServerWithFileLimit(192, "serve", "--tcp", "127.0.0.1:0", "--backend", backend);
         try
         {
             IPEndPoint endPoint = IPEndPoint.Parse(await server.WaitUntilServingAsync(server.Id));

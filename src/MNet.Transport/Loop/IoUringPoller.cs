@@ -39,6 +39,7 @@ internal sealed unsafe class IoUringPoller : IPoller
     private bool _ringClosed;
     private int _inFlight; // operations submitted whose last completion has not come
     private int _disposed;
+    private int _activeWakers;
 
     /// <param name="failSetup">Refuses as a kernel without io_uring would (tests of the fallback).</param>
     /// <param name="fileSlots">How many sockets to register with the ring (<see cref="RegisterFile"/>).</param>
@@ -72,7 +73,9 @@ internal sealed unsafe class IoUringPoller : IPoller
         }
         _wakeValue = (ulong*)System.Runtime.InteropServices.NativeMemory.Alloc(sizeof(ulong));
         // The kernel refuses a table larger than the descriptor limit, and no more sockets than that can be open.
-        fileSlots = (int)Math.Min((ulong)fileSlots, Libc.DescriptorLimit() ?? 0);
+        // Before 6.13 an operation on a registered file holds back the release of every file unregistered after it
+        // started, so one idle connection's receive would keep all later-closed sockets open: none there.
+        fileSlots = Environment.OSVersion.Version < new Version(6, 13) ? 0 : (int)Math.Min((ulong)fileSlots, Libc.DescriptorLimit() ?? 0);
         _files = (int*)System.Runtime.InteropServices.NativeMemory.Alloc((nuint)Math.Max(fileSlots, 1), sizeof(int));
         // Refused anyway (ENOMEM): the sockets are named by descriptor, which works as well, a little slower.
         IoUringResourceRegistration table = new() { Count = (uint)fileSlots, Flags = IoUring.RSRC_REGISTER_SPARSE };
@@ -138,7 +141,7 @@ internal sealed unsafe class IoUringPoller : IPoller
     /// </summary>
     public void UnregisterFile(int slot)
     {
-        if (slot >= 0)
+        if (slot >= 0 && !_ringClosed) // a closed ring has let go of its table
         {
             UpdateFile(slot, -1);
             _freeFileSlots.Push(slot);
@@ -192,10 +195,15 @@ internal sealed unsafe class IoUringPoller : IPoller
     }
 
     /// <summary>Asks the kernel to cancel every operation in flight; their completions reach their owners as usual.</summary>
-    public void CancelAll() => SubmitCancel(0, IoUring.ASYNC_CANCEL_ANY | IoUring.ASYNC_CANCEL_ALL);
+    public void CancelAll() => SubmitCancel(0, IoUring.ASYNC_CANCEL_ANY | IoUring.ASYNC_CANCEL_ALL, IgnoredUserData);
 
-    /// <summary>Asks the kernel to cancel operation <paramref name="operation"/> of <paramref name="id"/>; its completion says how it ended.</summary>
-    public void Cancel(ulong id, byte operation) => SubmitCancel(id | ((ulong)operation << OperationShift), 0);
+    /// <summary>
+    /// Asks the kernel to cancel operation <paramref name="operation"/> of <paramref name="id"/>; its completion says
+    /// how it ended. With <paramref name="reportAs"/>, the cancel's own completion reaches the owner as that operation
+    /// (-ENOENT: nothing to cancel was found, as for a linked operation the kernel has not started yet).
+    /// </summary>
+    public void Cancel(ulong id, byte operation, byte reportAs = 0)
+        => SubmitCancel(id | ((ulong)operation << OperationShift), 0, reportAs == 0 ? IgnoredUserData : id | ((ulong)reportAs << OperationShift));
 
     /// <summary>Hands the kernel what was submitted now, without waiting for the loop's next wait. Loop thread.</summary>
     public void SubmitNow() => _ring.Enter(0);
@@ -260,12 +268,15 @@ internal sealed unsafe class IoUringPoller : IPoller
 
     public void Wake()
     {
-        if (Volatile.Read(ref _disposed) != 0)
+        // Counted so Dispose never closes the eventfd under a caller: its number can be reused at once, and the
+        // write would land in someone else's file.
+        Interlocked.Increment(ref _activeWakers);
+        if (Volatile.Read(ref _disposed) == 0)
         {
-            return;
+            ulong one = 1;
+            Libc.Write(_eventFd, &one, sizeof(ulong));
         }
-        ulong one = 1;
-        Libc.Write(_eventFd, &one, sizeof(ulong));
+        Interlocked.Decrement(ref _activeWakers);
     }
 
     public void Dispose()
@@ -298,20 +309,25 @@ internal sealed unsafe class IoUringPoller : IPoller
         {
             Buffers.Dispose(); // else left allocated: a kernel that still held one could write into freed memory
         }
+        SpinWait spin = default;
+        while (Volatile.Read(ref _activeWakers) != 0)
+        {
+            spin.SpinOnce();
+        }
         Libc.Close(_eventFd);
         System.Runtime.InteropServices.NativeMemory.Free(_wakeValue);
         System.Runtime.InteropServices.NativeMemory.Free(_files);
     }
 
-    /// <summary>An async cancel of the operation whose user data is <paramref name="target"/> (or, by <paramref name="flags"/>, of every one); its own completion is ignored.</summary>
-    private void SubmitCancel(ulong target, uint flags)
+    /// <summary>An async cancel of the operation whose user data is <paramref name="target"/> (or, by <paramref name="flags"/>, of every one); its own completion carries <paramref name="userData"/>.</summary>
+    private void SubmitCancel(ulong target, uint flags, ulong userData)
     {
         IoUringSqe* cancel = GetSqe(0, 0);
         cancel->Opcode = IoUring.OP_ASYNC_CANCEL;
         cancel->Fd = -1;
         cancel->Address = target;
         cancel->OperationFlags = flags;
-        cancel->UserData = IgnoredUserData;
+        cancel->UserData = userData;
     }
 
     /// <summary>

@@ -41,7 +41,7 @@ internal sealed class IoUringAcceptor : TimerEntry, ICompletionHandler, ILoopRes
     {
         _registration = Loop.Track(this);
         _id = _ring.Register(this);
-        Arm();
+        ArmWhileReserveHeld();
     }
 
     public void Stop()

@@ -20,6 +20,7 @@ internal sealed partial class IoUringConnection : TcpConnection, ICompletionHand
     private const byte ReceiveOperation = 1;
     private const byte SendOperation = 2;
     private const byte ConnectOperation = 3;
+    private const byte SendCancelOperation = 4;
     private const int MaxSendSegments = 64;
     private const int MaxLinkedSends = 4;
 
@@ -63,28 +64,38 @@ internal sealed partial class IoUringConnection : TcpConnection, ICompletionHand
 
     public override void Start()
     {
+        bool tracked = false;
         try
         {
             _registration = Loop.Track(this);
+            tracked = true;
+            if (!_hasId)
+            {
+                _id = _ring.Register(this); // a client connection has one since its connect
+                _hasId = true;
+            }
+            _fileSlot = _ring.RegisterFile(_fd);
+            ArmReceive();
         }
         catch (Exception ex)
         {
+            // The loop has exited, or its ring refuses submissions: nothing was submitted for this socket but the
+            // slot's update, which the ring's own close undoes.
+            if (tracked)
+            {
+                Loop.Unregister(_registration);
+            }
             if (_hasId)
             {
                 _ring.Unregister(_id);
             }
+            _ring.UnregisterFile(_fileSlot);
+            _fileSlot = -1;
             Libc.Close(_fd);
             _fd = -1;
             FailStart(ex);
             return;
         }
-        if (!_hasId)
-        {
-            _id = _ring.Register(this); // a client connection has one since its connect
-            _hasId = true;
-        }
-        _fileSlot = _ring.RegisterFile(_fd);
-        ArmReceive();
         _ = RunAsync();
     }
 
@@ -97,6 +108,11 @@ internal sealed partial class IoUringConnection : TcpConnection, ICompletionHand
                 break;
             case SendOperation:
                 OnSent(result);
+                break;
+            case SendCancelOperation when result == -Errno.ENOENT && _sendsInFlight > 0:
+                // The send in flight is a link the kernel has not started yet (the one before it just completed):
+                // cancel again once it has, or a peer that does not read would hold it forever.
+                Loop.Schedule(static state => ((IoUringConnection)state!).CancelSends(), this);
                 break;
             case ConnectOperation:
                 _connectResult = result;
@@ -242,9 +258,14 @@ internal sealed partial class IoUringConnection : TcpConnection, ICompletionHand
     protected override void StopSending()
     {
         Output.Reader.CancelPendingRead();
-        if (_sendsInFlight > 0)
+        CancelSends();
+    }
+
+    private void CancelSends()
+    {
+        if (_sendsInFlight > 0 && _fd >= 0)
         {
-            _ring.Cancel(_id, SendOperation); // a peer that does not read would hold it forever
+            _ring.Cancel(_id, SendOperation, reportAs: SendCancelOperation); // a peer that does not read would hold it forever
         }
     }
 

@@ -354,6 +354,7 @@ internal sealed class EventLoop
     /// </summary>
     private int PollBeforeSleeping()
     {
+        _ioUring?.SubmitQueued();
         Thread.Yield();
         return _work.IsEmpty ? _poller.Wait(_events, 0) : 0;
     }

@@ -208,6 +208,15 @@ internal sealed unsafe class IoUringPoller : IPoller
     /// <summary>Hands the kernel what was submitted now, without waiting for the loop's next wait. Loop thread.</summary>
     public void SubmitNow() => _ring.Enter(0);
 
+    /// <summary>Hands the kernel what was submitted, if anything was (no system call otherwise). Loop thread.</summary>
+    public void SubmitQueued()
+    {
+        if (_ring.HasUnsubmitted)
+        {
+            _ring.Enter(0);
+        }
+    }
+
     public int Wait(Span<PollEvent> events, int timeoutMilliseconds)
     {
         if (!_wakeArmed)

@@ -90,6 +90,9 @@ internal sealed unsafe class IoUringRing : IDisposable
         _cqes = (IoUringCqe*)(_rings + parameters.CqOffsets.Field5);
     }
 
+    /// <summary>Whether submission entries were taken that the kernel has not been handed yet.</summary>
+    public bool HasUnsubmitted => _sqLocalTail != _sqSubmitted;
+
     /// <summary>Completions posted and not yet taken.</summary>
     public bool HasCompletions => Volatile.Read(ref *_cqTail) != *_cqHead;
 

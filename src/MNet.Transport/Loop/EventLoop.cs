@@ -223,8 +223,9 @@ internal sealed class EventLoop
     }
 
     /// <summary>
-    /// Forgets a registration whose descriptor another thread already closed (closing took it out of epoll, so the
-    /// number is not touched again: it may belong to a new socket by now). A stale token is ignored. Loop thread only.
+    /// Forgets a registration whose descriptor is closed already, by this thread or another (closing the last
+    /// descriptor of a socket takes it out of epoll, so the number is not touched again: it may belong to a new socket
+    /// by now). A stale token is ignored. Loop thread only.
     /// </summary>
     public void ForgetClosed(ulong token)
     {

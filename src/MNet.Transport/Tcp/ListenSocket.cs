@@ -8,8 +8,12 @@ namespace MNet.Transport.Tcp;
 /// <summary>Creates bound, listening, nonblocking stream sockets.</summary>
 internal static class ListenSocket
 {
-    /// <summary>Opens a socket listening on <paramref name="endPoint"/>; throws <see cref="Microsoft.AspNetCore.Connections.AddressInUseException"/> when taken.</summary>
-    public static unsafe int Open(EndPoint endPoint, int backlog, bool reusePort)
+    /// <summary>
+    /// Opens a socket listening on <paramref name="endPoint"/>; throws <see cref="Microsoft.AspNetCore.Connections.AddressInUseException"/>
+    /// when taken. With <paramref name="noDelay"/> a TCP listener gets TCP_NODELAY, which Linux copies to every socket
+    /// it accepts.
+    /// </summary>
+    public static unsafe int Open(EndPoint endPoint, int backlog, bool reusePort, bool noDelay)
     {
         int fd = Libc.Socket(SockAddr.FamilyOf(endPoint), Libc.SOCK_STREAM | Libc.SOCK_NONBLOCK | Libc.SOCK_CLOEXEC, 0);
         if (fd < 0)
@@ -22,6 +26,10 @@ internal static class ListenSocket
             if (endPoint is IPEndPoint ip)
             {
                 Libc.SetIntOption(fd, Libc.SOL_SOCKET, Libc.SO_REUSEADDR, 1);
+                if (noDelay)
+                {
+                    Libc.SetIntOption(fd, Libc.IPPROTO_TCP, Libc.TCP_NODELAY, 1);
+                }
                 if (reusePort)
                 {
                     Libc.SetIntOption(fd, Libc.SOL_SOCKET, Libc.SO_REUSEPORT, 1);

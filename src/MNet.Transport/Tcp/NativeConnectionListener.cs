@@ -26,11 +26,11 @@ internal sealed class NativeConnectionListener : IConnectionListener
     private readonly Channel<TcpConnection> _accepted = Channel.CreateUnbounded<TcpConnection>(
         new UnboundedChannelOptions { SingleReader = true });
     private readonly AddressFamily _family;
-    private readonly bool _noDelay;
+    private readonly bool _noDelayPerSocket;
     private readonly bool _localIsExact;
     private int _unbound;
 
-    private NativeConnectionListener(EndPoint endPoint, AddressFamily family, int[] fds, LoopGroup loops, TcpConnectionSettings[] settings, ILogger logger, bool ioUring)
+    private NativeConnectionListener(EndPoint endPoint, AddressFamily family, int[] fds, LoopGroup loops, TcpConnectionSettings[] settings, ILogger logger, bool ioUring, bool adopted)
     {
         EndPoint = endPoint;
         DisplayName = ListenEndPoints.DisplayName(endPoint);
@@ -38,7 +38,9 @@ internal sealed class NativeConnectionListener : IConnectionListener
         _loops = loops;
         _settings = settings;
         _family = family;
-        _noDelay = settings[0].NoDelay && family is AddressFamily.InterNetwork or AddressFamily.InterNetworkV6;
+        // A listener this transport opened passes TCP_NODELAY on to what it accepts; an inherited one is left as it
+        // is (other processes may share it), so each socket it accepts gets the option.
+        _noDelayPerSocket = adopted && settings[0].NoDelay && family is AddressFamily.InterNetwork or AddressFamily.InterNetworkV6;
         _localIsExact = endPoint switch
         {
             IPEndPoint ip => !ip.Address.Equals(IPAddress.Any) && !ip.Address.Equals(IPAddress.IPv6Any),
@@ -82,7 +84,7 @@ internal sealed class NativeConnectionListener : IConnectionListener
         if (endPoint is FileHandleEndPoint handle)
         {
             (int fd, AddressFamily family) = ListenSocket.Adopt(handle);
-            return new NativeConnectionListener(endPoint, family, [fd], loops, settings, runtime.Logger, ioUring);
+            return new NativeConnectionListener(endPoint, family, [fd], loops, settings, runtime.Logger, ioUring, adopted: true);
         }
 
         bool perLoopSockets = endPoint is IPEndPoint;
@@ -92,7 +94,7 @@ internal sealed class NativeConnectionListener : IConnectionListener
         {
             for (; opened < fds.Length; opened++)
             {
-                fds[opened] = ListenSocket.Open(endPoint, runtime.Options.Backlog, reusePort: perLoopSockets);
+                fds[opened] = ListenSocket.Open(endPoint, runtime.Options.Backlog, reusePort: perLoopSockets, noDelay: settings[0].NoDelay);
                 if (opened == 0 && endPoint is IPEndPoint { Port: 0 } ip)
                 {
                     // The rest of the group shares the port the kernel picked.
@@ -109,7 +111,7 @@ internal sealed class NativeConnectionListener : IConnectionListener
             throw;
         }
 
-        return new NativeConnectionListener(endPoint, endPoint.AddressFamily, fds, loops, settings, runtime.Logger, ioUring);
+        return new NativeConnectionListener(endPoint, endPoint.AddressFamily, fds, loops, settings, runtime.Logger, ioUring, adopted: false);
     }
 
     public async ValueTask<ConnectionContext?> AcceptAsync(CancellationToken cancellationToken = default)
@@ -151,7 +153,7 @@ internal sealed class NativeConnectionListener : IConnectionListener
         EndPoint? remote;
         try
         {
-            if (_noDelay)
+            if (_noDelayPerSocket)
             {
                 Libc.SetIntOption(fd, Libc.IPPROTO_TCP, Libc.TCP_NODELAY, 1);
             }

@@ -191,7 +191,7 @@ public sealed class StandaloneServerTests
     [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
     public async Task ListenHandle_ServesAnInheritedListeningSocket_AndRejectsOtherHandles(MNetBackend backend)
     {
-        int fd = MNet.Transport.Tcp.ListenSocket.Open(AnyLoopbackPort, 16, reusePort: false);
+        int fd = MNet.Transport.Tcp.ListenSocket.Open(AnyLoopbackPort, 16, reusePort: false, noDelay: false);
         EndPoint bound = MNet.Transport.Native.SockAddr.GetSockName(fd, AddressFamily.InterNetwork)!;
         await using (ServerHost host = await ServerHost.StartAsync(backend, o => o.ListenHandle((ulong)fd, c => c.UseConnectionHandler<EchoHandler>())))
         {

@@ -195,6 +195,66 @@ public sealed class ListenerTests
         }
     }
 
+    public static TheoryData<TransportKind, bool> BackendsAndNoDelay => new()
+    {
+        { TransportKind.Epoll, true }, { TransportKind.Epoll, false },
+        { TransportKind.Portable, true }, { TransportKind.Portable, false },
+        { TransportKind.IoUring, true }, { TransportKind.IoUring, false },
+    };
+
+    [Theory]
+    [MemberData(nameof(BackendsAndNoDelay))]
+    public async Task AcceptedTcpSockets_HaveNoDelayAsConfigured(TransportKind kind, bool noDelay)
+    {
+        await using ListenerScope scope = await ListenerScope.StartAsync(kind, o => o.NoDelay = noDelay);
+        using Socket client = await scope.ConnectAsync();
+        await using ConnectionContext connection = await scope.AcceptAsync();
+
+        Assert.Equal(noDelay, NoDelayOf(AcceptedDescriptor(client)));
+    }
+
+    [Theory]
+    [MemberData(nameof(Transports.MNet), MemberType = typeof(Transports))]
+    public async Task AcceptedFromAnInheritedListener_HaveNoDelay_AndTheListenerIsLeftAsItWas(TransportKind kind)
+    {
+        int listenFd = MNet.Transport.Tcp.ListenSocket.Open(new IPEndPoint(IPAddress.Loopback, 0), 16, reusePort: false, noDelay: false);
+        EndPoint bound = MNet.Transport.Native.SockAddr.GetSockName(listenFd, AddressFamily.InterNetwork)!;
+        await using ListenerScope scope = await ListenerScope.StartAsync(kind, endPoint: new FileHandleEndPoint((ulong)listenFd, FileHandleType.Tcp));
+        using Socket client = await scope.ConnectAsync(bound);
+        await using ConnectionContext connection = await scope.AcceptAsync();
+
+        Assert.True(NoDelayOf(AcceptedDescriptor(client)));
+        Assert.False(NoDelayOf(listenFd)); // other processes may share an inherited listener
+    }
+
+    private static bool NoDelayOf(int fd)
+        => MNet.Transport.Native.Libc.GetIntOption(fd, MNet.Transport.Native.Libc.IPPROTO_TCP, MNet.Transport.Native.Libc.TCP_NODELAY) != 0;
+
+    /// <summary>This process's descriptor of the server side of <paramref name="client"/>'s connection.</summary>
+    private static int AcceptedDescriptor(Socket client)
+    {
+        EndPoint clientEnd = client.LocalEndPoint!;
+        foreach (string entry in Directory.EnumerateFileSystemEntries("/proc/self/fd"))
+        {
+            if (int.TryParse(Path.GetFileName(entry), out int fd)
+                && new FileInfo(entry).LinkTarget is { } target && target.StartsWith("socket:", StringComparison.Ordinal))
+            {
+                try
+                {
+                    if (clientEnd.Equals(MNet.Transport.Native.SockAddr.GetPeerName(fd, AddressFamily.InterNetwork)))
+                    {
+                        return fd;
+                    }
+                }
+                catch (SocketException)
+                {
+                    // Not a connected socket (a listener, a datagram socket, another family).
+                }
+            }
+        }
+        throw new InvalidOperationException($"No descriptor of this process is connected to {clientEnd}.");
+    }
+
     [Theory]
     [InlineData(nameof(MNetTransportOptions.LoopCount))]
     [InlineData(nameof(MNetTransportOptions.Backlog))]

@@ -25,6 +25,9 @@ public sealed class MNetTransportOptions
     /// <summary>How many sockets each io_uring loop registers with its ring; the rest are named by descriptor.</summary>
     internal int IoUringFileSlots { get; set; } = IoUringPoller.DefaultFileSlots;
 
+    /// <summary>Sets io_uring rings up as a kernel before 6.1 would, without deferred task work: for tests of that path.</summary>
+    internal bool IoUringPlainRingForTesting { get; set; }
+
     /// <summary>The maximum length of each listening socket's queue of pending connections. Defaults to 512.</summary>
     public int Backlog { get; set; } = 512;
 

@@ -193,7 +193,7 @@ internal sealed class TransportRuntime : IAsyncDisposable
     private IPoller CreatePoller() => Backend switch
     {
         MNetBackend.Epoll => new EpollPoller(),
-        MNetBackend.IoUring => new IoUringPoller(_options.RefuseIoUringForTesting, _options.IoUringFileSlots),
+        MNetBackend.IoUring => new IoUringPoller(_options.RefuseIoUringForTesting, _options.IoUringFileSlots, _options.IoUringPlainRingForTesting),
         _ => new SignalPoller(),
     };
 }

@@ -43,8 +43,9 @@ internal sealed unsafe class IoUringPoller : IPoller
 
     /// <param name="failSetup">Refuses as a kernel without io_uring would (tests of the fallback).</param>
     /// <param name="fileSlots">How many sockets to register with the ring (<see cref="RegisterFile"/>).</param>
+    /// <param name="plainRing">Sets the ring up as a kernel before 6.1 would (tests of that path).</param>
     /// <exception cref="PlatformNotSupportedException">The kernel refused io_uring; the message says why.</exception>
-    public IoUringPoller(bool failSetup = false, int fileSlots = DefaultFileSlots)
+    public IoUringPoller(bool failSetup = false, int fileSlots = DefaultFileSlots, bool plainRing = false)
     {
         if (failSetup)
         {
@@ -55,7 +56,7 @@ internal sealed unsafe class IoUringPoller : IPoller
             // The ring itself works on 5.19, but multishot receives (IORING_RECV_MULTISHOT) came with 6.0.
             throw new PlatformNotSupportedException($"The io_uring backend needs Linux 6.0 or later (multishot receive); this kernel is {Environment.OSVersion.Version}. Use the epoll backend.");
         }
-        _ring = new IoUringRing(SubmissionEntries, SubmissionEntries * 4);
+        _ring = new IoUringRing(SubmissionEntries, SubmissionEntries * 4, plainRing);
         try
         {
             Buffers = new ProvidedBufferRing(_ring, ReceiveBuffers, ReceiveBufferSize);
@@ -112,6 +113,9 @@ internal sealed unsafe class IoUringPoller : IPoller
             _freeSlots.Push(slot);
         }
     }
+
+    /// <summary>Whether the ring defers completion work to the loop's own waits (<see cref="IoUringRing.DefersTaskWork"/>).</summary>
+    public bool DefersTaskWork => _ring.DefersTaskWork;
 
     /// <summary>How many sockets are registered with the ring now.</summary>
     public int RegisteredFiles => _fileSlotsUsed - _freeFileSlots.Count;

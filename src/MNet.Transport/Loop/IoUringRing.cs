@@ -31,13 +31,16 @@ internal sealed unsafe class IoUringRing : IDisposable
     private uint _sqLocalTail;
     private uint _sqSubmitted;
 
+    /// <param name="entries">Submission slots.</param>
+    /// <param name="completionEntries">Completion slots (room for the multishot completions of many submissions).</param>
+    /// <param name="plain">Makes the ring a kernel before 6.1 would give: without deferred task work (tests of that path).</param>
     /// <exception cref="PlatformNotSupportedException">The kernel refused the ring (and says why).</exception>
-    public IoUringRing(uint entries, uint completionEntries)
+    public IoUringRing(uint entries, uint completionEntries, bool plain = false)
     {
         const uint deferred = IoUring.SETUP_SINGLE_ISSUER | IoUring.SETUP_DEFER_TASKRUN | IoUring.SETUP_TASKRUN_FLAG | IoUring.SETUP_R_DISABLED;
         IoUringParams parameters = new() { Flags = IoUring.SETUP_CQSIZE | IoUring.SETUP_SUBMIT_ALL | deferred, CqEntries = completionEntries };
-        _fd = IoUring.Setup(entries, &parameters);
-        if (_fd < 0 && Errno.Last == Errno.EINVAL)
+        _fd = plain ? -1 : IoUring.Setup(entries, &parameters);
+        if (plain || (_fd < 0 && Errno.Last == Errno.EINVAL))
         {
             parameters = new() { Flags = IoUring.SETUP_CQSIZE | IoUring.SETUP_SUBMIT_ALL, CqEntries = completionEntries }; // before 6.1
             _fd = IoUring.Setup(entries, &parameters);
@@ -47,6 +50,7 @@ internal sealed unsafe class IoUringRing : IDisposable
             throw Refused("io_uring_setup", Errno.Last);
         }
         _enabled = (parameters.Flags & IoUring.SETUP_R_DISABLED) == 0;
+        DefersTaskWork = (parameters.Flags & IoUring.SETUP_DEFER_TASKRUN) != 0;
 
         try
         {
@@ -89,6 +93,9 @@ internal sealed unsafe class IoUringRing : IDisposable
         _cqMask = *(uint*)(_rings + parameters.CqOffsets.RingMask);
         _cqes = (IoUringCqe*)(_rings + parameters.CqOffsets.Field5);
     }
+
+    /// <summary>Whether the kernel runs completion work only inside <see cref="Enter"/> (Linux 6.1 and later).</summary>
+    public bool DefersTaskWork { get; }
 
     /// <summary>Whether submission entries were taken that the kernel has not been handed yet.</summary>
     public bool HasUnsubmitted => _sqLocalTail != _sqSubmitted;

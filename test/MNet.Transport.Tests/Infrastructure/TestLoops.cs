@@ -28,5 +28,13 @@ internal static class TestLoops
         _ => throw new ArgumentOutOfRangeException(nameof(backend), backend, null),
     };
 
+    /// <summary>What <paramref name="read"/> returns when run on <paramref name="loop"/>'s thread (for state only it may touch).</summary>
+    public static Task<T> ReadOnLoopAsync<T>(EventLoop loop, Func<EventLoop, T> read)
+    {
+        TaskCompletionSource<T> result = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        loop.Schedule(_ => result.SetResult(read(loop)), null);
+        return result.Task.WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
     private static TransportRuntime OneLoop(MNetBackend backend) => new(new MNetTransportOptions { Backend = backend, LoopCount = 1 }, NullLogger.Instance);
 }

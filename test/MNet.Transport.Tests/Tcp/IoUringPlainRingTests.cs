@@ -3,7 +3,6 @@ using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
 using MNet.Transport.Hosting;
-using MNet.Transport.Loop;
 using MNet.Transport.Tests.Infrastructure;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -25,7 +24,7 @@ public sealed class IoUringPlainRingTests
         IConnectionListener listener = runtime.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         try
         {
-            Assert.False(await OnLoopAsync(runtime.EnsureStarted().Loops[0], loop => loop.IoUring.DefersTaskWork));
+            Assert.False(await TestLoops.ReadOnLoopAsync(runtime.EnsureStarted().Loops[0], loop => loop.IoUring.DefersTaskWork));
 
             List<Task> echoes = [];
             for (int i = 0; i < Connections; i++)
@@ -33,7 +32,7 @@ public sealed class IoUringPlainRingTests
                 Socket client = new(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
                 await client.ConnectAsync(listener.EndPoint);
                 ConnectionContext connection = (await listener.AcceptAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10)))!;
-                echoes.Add(EchoOnceAsync(client, connection, seed: i));
+                echoes.Add(EchoAndCloseAsync(client, connection, seed: i));
             }
             await Task.WhenAll(echoes);
         }
@@ -85,23 +84,12 @@ public sealed class IoUringPlainRingTests
         Assert.Equal(SocketError.ConnectionReset, reset.SocketErrorCode);
     }
 
-    /// <summary>The client sends a payload and its FIN; the server sends back what it read, then its own FIN.</summary>
-    private static async Task EchoOnceAsync(Socket client, ConnectionContext connection, int seed)
+    private static async Task EchoAndCloseAsync(Socket client, ConnectionContext connection, int seed)
     {
         using (client)
         await using (connection)
         {
-            byte[] payload = new byte[256 * 1024];
-            new Random(seed).NextBytes(payload);
-            await client.SendAsync(payload);
-            client.Shutdown(SocketShutdown.Send);
-
-            byte[] read = await PipeDrain.ReadToEndAsync(connection.Transport.Input).WaitAsync(TimeSpan.FromSeconds(20));
-            await connection.Transport.Output.WriteAsync(read);
-            await connection.Transport.Output.CompleteAsync();
-            byte[] echoed = await PipeDrain.ReceiveToEndAsync(client).WaitAsync(TimeSpan.FromSeconds(20));
-
-            Assert.Equal(payload, echoed);
+            await HalfCloseEcho.RunAsync(client, connection, seed);
         }
     }
 
@@ -119,12 +107,5 @@ public sealed class IoUringPlainRingTests
             Assert.False(result.IsCompleted, $"the input ended after {result.Buffer.Length} of {length} bytes");
             reader.AdvanceTo(result.Buffer.Start, result.Buffer.End);
         }
-    }
-
-    private static Task<T> OnLoopAsync<T>(EventLoop loop, Func<EventLoop, T> read)
-    {
-        TaskCompletionSource<T> result = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        loop.Schedule(_ => result.SetResult(read(loop)), null);
-        return result.Task.WaitAsync(TimeSpan.FromSeconds(10));
     }
 }

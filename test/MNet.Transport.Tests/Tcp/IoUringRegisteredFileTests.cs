@@ -36,7 +36,7 @@ public sealed class IoUringRegisteredFileTests
                 }
 
                 Assert.Equal(Slots, await RegisteredFilesAsync(loop));
-                await Task.WhenAll(clients.Select((client, i) => EchoOnceAsync(client, connections[i], seed: round * Connections + i)));
+                await Task.WhenAll(clients.Select((client, i) => HalfCloseEcho.RunAsync(client, connections[i], seed: round * Connections + i)));
 
                 foreach (Socket client in clients)
                 {
@@ -56,26 +56,5 @@ public sealed class IoUringRegisteredFileTests
         }
     }
 
-    /// <summary>The client sends a payload and its FIN; the server sends back what it read, then its own FIN.</summary>
-    private static async Task EchoOnceAsync(Socket client, ConnectionContext connection, int seed)
-    {
-        byte[] payload = new byte[256 * 1024];
-        new Random(seed).NextBytes(payload);
-        await client.SendAsync(payload);
-        client.Shutdown(SocketShutdown.Send);
-
-        byte[] read = await PipeDrain.ReadToEndAsync(connection.Transport.Input).WaitAsync(TimeSpan.FromSeconds(20));
-        await connection.Transport.Output.WriteAsync(read);
-        await connection.Transport.Output.CompleteAsync();
-        byte[] echoed = await PipeDrain.ReceiveToEndAsync(client).WaitAsync(TimeSpan.FromSeconds(20));
-
-        Assert.Equal(payload, echoed);
-    }
-
-    private static Task<int> RegisteredFilesAsync(EventLoop loop)
-    {
-        TaskCompletionSource<int> count = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        loop.Schedule(_ => count.SetResult(loop.IoUring.RegisteredFiles), null);
-        return count.Task.WaitAsync(TimeSpan.FromSeconds(10));
-    }
+    private static Task<int> RegisteredFilesAsync(EventLoop loop) => TestLoops.ReadOnLoopAsync(loop, loop => loop.IoUring.RegisteredFiles);
 }

@@ -30,6 +30,8 @@ internal static unsafe partial class Libc
     public const int IPPROTO_IP = 0;
     public const int IPPROTO_TCP = 6;
     public const int IPPROTO_IPV6 = 41;
+    public const int SOL_UDP = 17;
+    public const int UDP_SEGMENT = 103;
     public const int TCP_NODELAY = 1;
     public const int IPV6_V6ONLY = 26;
     public const int IP_TTL = 2;

@@ -14,12 +14,26 @@ public sealed unsafe class DatagramSendBatch
     /// <summary>The most datagrams one batch holds.</summary>
     public const int MaxDatagrams = 32;
 
+    /// <summary>
+    /// The longest datagram sent as a segment of a larger one: a UDP payload that fits the smallest IPv6 link
+    /// (1280 bytes less 48 of headers), so no route's MTU refuses the segments.
+    /// </summary>
+    internal const int MaxSegmentLength = 1232;
+
     private const int DefaultBufferBytes = 64 * 1024;
+
+    // struct cmsghdr (size_t length, int level, int type) followed by the u16 segment size, padded to 8 bytes.
+    private const int ControlSpace = 24;
+    private const int ControlMessageLength = 18;
 
     private readonly MultipleMessageHeader[] _headers = GC.AllocateArray<MultipleMessageHeader>(MaxDatagrams, pinned: true);
     private readonly IOVector[] _vectors = GC.AllocateArray<IOVector>(MaxDatagrams, pinned: true);
     private readonly byte[] _addresses = GC.AllocateArray<byte>(MaxDatagrams * SockAddr.MaxIPSize, pinned: true);
+    private readonly byte[] _controls = GC.AllocateArray<byte>(MaxDatagrams * ControlSpace, pinned: true);
     private readonly int[] _offsets = new int[MaxDatagrams];
+    private readonly int[] _lengths = new int[MaxDatagrams];
+    private readonly int[] _addressLengths = new int[MaxDatagrams];
+    private readonly int[] _messageDatagrams = new int[MaxDatagrams];
     private readonly byte[] _buffer;
     private int _count;
     private int _sent;
@@ -82,22 +96,8 @@ public sealed unsafe class DatagramSendBatch
     {
         datagram.CopyTo(_buffer.AsSpan(_used));
         _offsets[_count] = _used;
-        fixed (byte* buffer = _buffer)
-        fixed (byte* addresses = _addresses)
-        fixed (IOVector* vectors = _vectors)
-        {
-            vectors[_count] = new IOVector { Base = buffer + _used, Length = (nuint)datagram.Length };
-            _headers[_count] = new MultipleMessageHeader
-            {
-                Header = new MessageHeader
-                {
-                    Name = addressLength == 0 ? null : addresses + _count * SockAddr.MaxIPSize,
-                    NameLength = addressLength,
-                    IOVectors = vectors + _count,
-                    IOVectorCount = 1,
-                },
-            };
-        }
+        _lengths[_count] = datagram.Length;
+        _addressLengths[_count] = addressLength;
         _used += datagram.Length;
         _count++;
     }
@@ -110,31 +110,97 @@ public sealed unsafe class DatagramSendBatch
     {
         for (int i = _sent; i < _count; i++)
         {
-            ref MessageHeader header = ref _headers[i].Header;
-            header.NameLength = SockAddr.MapIPv4ToIPv6(AddressSlot(i), header.NameLength);
+            _addressLengths[i] = SockAddr.MapIPv4ToIPv6(AddressSlot(i), _addressLengths[i]);
         }
     }
 
-    /// <summary>One sendmmsg of what remains; returns how many went, or -1 with errno set (about the first remaining one).</summary>
-    internal int Send(int fd)
+    /// <summary>
+    /// One sendmmsg of what remains; returns how many datagrams went, or -1 with errno set (about the first remaining
+    /// message). With <paramref name="segment"/>, a run of datagrams of one length to one destination leaves as one
+    /// message the kernel cuts into them (UDP_SEGMENT): one pass through the network stack instead of one each.
+    /// </summary>
+    /// <param name="fd">The socket.</param>
+    /// <param name="segment">Whether the socket's kernel and route take UDP_SEGMENT.</param>
+    /// <param name="firstSegmented">Whether the first message carried more than one datagram, so that a refusal of it
+    /// (EIO, EINVAL: the route cannot segment) says to send them one by one instead.</param>
+    internal int Send(int fd, bool segment, out bool firstSegmented)
     {
+        int messages = 0;
+        fixed (byte* buffer = _buffer)
+        fixed (byte* addresses = _addresses)
+        fixed (byte* controls = _controls)
+        fixed (IOVector* vectors = _vectors)
         fixed (MultipleMessageHeader* headers = _headers)
         {
-            int sent = Libc.SendMmsg(fd, headers + _sent, (uint)Count, Libc.MSG_NOSIGNAL);
-            if (sent > 0)
+            for (int first = _sent; first < _count; messages++)
             {
-                _sent += sent;
+                int run = segment ? RunLength(first) : 1;
+                vectors[messages] = new IOVector { Base = buffer + _offsets[first], Length = (nuint)(_lengths[first] * run) };
+                headers[messages] = new MultipleMessageHeader
+                {
+                    Header = new MessageHeader
+                    {
+                        Name = _addressLengths[first] == 0 ? null : addresses + first * SockAddr.MaxIPSize,
+                        NameLength = _addressLengths[first],
+                        IOVectors = vectors + messages,
+                        IOVectorCount = 1,
+                        Control = run == 1 ? null : WriteSegmentSize(controls + messages * ControlSpace, _lengths[first]),
+                        ControlLength = run == 1 ? 0u : ControlSpace,
+                    },
+                };
+                _messageDatagrams[messages] = run;
+                first += run;
             }
-            return sent;
+
+            firstSegmented = _messageDatagrams[0] > 1;
+            int sent = Libc.SendMmsg(fd, headers, (uint)messages, Libc.MSG_NOSIGNAL);
+            if (sent <= 0)
+            {
+                return sent;
+            }
+            int datagrams = 0;
+            for (int i = 0; i < sent; i++)
+            {
+                datagrams += _messageDatagrams[i];
+            }
+            _sent += datagrams;
+            return datagrams;
         }
+    }
+
+    /// <summary>How many datagrams from <paramref name="first"/> on can go as segments of one message.</summary>
+    private int RunLength(int first)
+    {
+        int length = _lengths[first];
+        if (length > MaxSegmentLength || length == 0)
+        {
+            return 1;
+        }
+        int end = first + 1;
+        while (end < _count && _lengths[end] == length && SameDestination(first, end))
+        {
+            end++;
+        }
+        return end - first;
+    }
+
+    private bool SameDestination(int a, int b)
+        => _addressLengths[a] == _addressLengths[b] && AddressSlot(a)[.._addressLengths[a]].SequenceEqual(AddressSlot(b)[.._addressLengths[b]]);
+
+    private static byte* WriteSegmentSize(byte* control, int segmentLength)
+    {
+        *(nuint*)control = ControlMessageLength;
+        *(int*)(control + sizeof(nuint)) = Libc.SOL_UDP;
+        *(int*)(control + sizeof(nuint) + sizeof(int)) = Libc.UDP_SEGMENT;
+        *(ushort*)(control + sizeof(nuint) + 2 * sizeof(int)) = (ushort)segmentLength;
+        return control;
     }
 
     /// <summary>The first datagram not yet sent, and its destination (null: the connected peer).</summary>
     internal (ReadOnlyMemory<byte> Datagram, IPEndPoint? Destination) PeekFirst()
     {
-        int length = (int)_vectors[_sent].Length;
-        int addressLength = _headers[_sent].Header.NameLength;
-        return (_buffer.AsMemory(_offsets[_sent], length), addressLength == 0 ? null : SockAddr.ReadIP(AddressSlot(_sent)[..addressLength]));
+        int addressLength = _addressLengths[_sent];
+        return (_buffer.AsMemory(_offsets[_sent], _lengths[_sent]), addressLength == 0 ? null : SockAddr.ReadIP(AddressSlot(_sent)[..addressLength]));
     }
 
     /// <summary>Drops the first remaining datagram, sent one at a time or refused by the kernel, so the others can go.</summary>

@@ -55,6 +55,9 @@ internal sealed partial class EpollUdpChannel
         _ => throw new ArgumentOutOfRangeException(nameof(option), option, null),
     };
 
+    /// <summary>Sets an int-valued option the public surface does not name (for tests).</summary>
+    internal unsafe void SetIntOption(int level, int name, int value) => SetOption(level, name, &value, sizeof(int));
+
     private unsafe void SetOption(int level, int name, void* value, int length)
     {
         lock (_lock)

@@ -9,6 +9,13 @@ internal sealed partial class EpollUdpChannel
 {
     private TaskCompletionSource? _writableWaiter;
 
+    // Whether batches go out with runs of equal datagrams as segments of one message (UDP_SEGMENT, Linux 4.18):
+    // off where the kernel lacks it, and from the first time the route refuses it.
+    private bool _segmentsBatches;
+
+    /// <summary>Whether the next batch sends runs of equal datagrams as segments of one message.</summary>
+    internal bool SegmentsBatches => Volatile.Read(ref _segmentsBatches);
+
     private protected override ValueTask SendBatchCoreAsync(DatagramSendBatch batch, CancellationToken cancellationToken)
     {
         Task writable;
@@ -135,7 +142,7 @@ internal sealed partial class EpollUdpChannel
         failure = 0;
         while (batch.Count > 0)
         {
-            int sent = batch.Send(_fd);
+            int sent = batch.Send(_fd, _segmentsBatches, out bool firstSegmented);
             if (sent >= 0)
             {
                 MNetMetrics.DatagramsSent.Add(sent);
@@ -147,6 +154,11 @@ internal sealed partial class EpollUdpChannel
             {
                 return false;
             }
+            if (firstSegmented && errno is Errno.EIO or Errno.EINVAL)
+            {
+                _segmentsBatches = false; // a device without checksum offload, or a socket without checksums: one by one
+                continue;
+            }
             if (errno != Errno.EINTR)
             {
                 failure = failure == 0 ? errno : failure;
@@ -156,6 +168,14 @@ internal sealed partial class EpollUdpChannel
 
         batch.Clear();
         return true;
+    }
+
+    /// <summary>Whether the kernel knows UDP_SEGMENT; one that does not would ignore the option and send the run as one datagram.</summary>
+    private static unsafe bool KernelSegmentsDatagrams(int fd)
+    {
+        int segmentLength = 0;
+        int length = sizeof(int);
+        return Libc.GetSockOpt(fd, Libc.SOL_UDP, Libc.UDP_SEGMENT, &segmentLength, &length) == 0;
     }
 
     private Task WaitWritableLocked()

@@ -24,6 +24,7 @@ internal sealed partial class EpollUdpChannel : UdpChannel, IPollHandler
         _fd = fd;
         _loop = loop;
         _receiveOperation = new ReceiveOperation(runContinuationsAsynchronously: !completeReceivesInline);
+        _segmentsBatches = KernelSegmentsDatagrams(fd);
         // Registered on the loop; until then the socket already works from the calling thread, and epoll reports a
         // readiness that predates the registration when it is added.
         loop.Schedule(static state => ((EpollUdpChannel)state!).Register(), this);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # DNS: distinct names resolved per second by MNet's DnsResolver and by System.Net.Dns (getaddrinfo underneath),
 # alternately in one run, each side in a process of its own per round, against one DNS server on 127.0.0.1:53
-# (bench/DnsBench serve). The resolving processes run in a private mount namespace whose /etc/resolv.conf names
+# (bench/dns-server.c: recvmmsg/sendmmsg, fast enough that the resolvers set the pace). The resolving processes run in a private mount namespace whose /etc/resolv.conf names
 # that server, so the system resolver asks it too; the machine's own resolv.conf is never touched. Both resolve
 # the same family (unspecified: A and AAAA), each name once.
 # Medians go to bench/results/dns.md. The server runs on core 0, the resolvers on core 1 (PIN=0 lets both float).
@@ -24,11 +24,11 @@ fi
 
 dotnet build bench/DnsBench -c Release -v quiet -nologo >/dev/null
 bench_dll=bench/DnsBench/bin/Release/net10.0/DnsBench.dll
+gcc -O2 -Wall -Wextra -Werror -o "$work/dns-server" bench/dns-server.c
 
-"${server_core[@]}" dotnet "$bench_dll" serve 53 >"$work/server.log" 2>&1 &
+"${server_core[@]}" "$work/dns-server" 53 >"$work/server.log" 2>&1 &
 server_pid=$!
-for _ in $(seq 1 150); do grep -q '^ready' "$work/server.log" && break; sleep 0.1; done
-grep -q '^ready' "$work/server.log" || { echo "DNS server did not start: $(cat "$work/server.log")" >&2; exit 1; }
+wait_until_ready "DNS server"
 
 printf 'nameserver 127.0.0.1\noptions timeout:2 attempts:2\n' >"$work/resolv.conf"
 for round in $(seq 1 "$ROUNDS"); do

@@ -1,14 +1,11 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
 using System.Net.Sockets;
-using DnsBench;
 
-// bench/dns.sh runs "serve" (a DNS server on 127.0.0.1:53) and, in a mount namespace whose /etc/resolv.conf names
-// it, "resolve": distinct names looked up by MNet's DnsResolver and by System.Net.Dns (getaddrinfo), alternately.
+// bench/dns.sh runs this in a mount namespace whose /etc/resolv.conf names its DNS server (bench/dns-server.c):
+// distinct names looked up by MNet's DnsResolver or by System.Net.Dns (getaddrinfo), one side per process.
 return args switch
 {
-    ["serve", var port] => BenchDnsServer.Serve(int.Parse(port, CultureInfo.InvariantCulture)),
     ["resolve", var names, var concurrency, var side] when side is "mnet" or "system" => await Resolve(
         int.Parse(names, CultureInfo.InvariantCulture), int.Parse(concurrency, CultureInfo.InvariantCulture), side),
     _ => Usage(),
@@ -16,7 +13,7 @@ return args switch
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: DnsBench serve PORT | DnsBench resolve NAMES CONCURRENCY mnet|system");
+    Console.Error.WriteLine("usage: DnsBench resolve NAMES CONCURRENCY mnet|system");
     return 2;
 }
 

@@ -104,7 +104,7 @@ internal sealed class DnsReply
         string current = CanonicalName;
         for (int hops = 0; aliases is not null; hops++)
         {
-            int alias = aliases.FindIndex(a => string.Equals(a.Owner, current, StringComparison.OrdinalIgnoreCase));
+            int alias = IndexOfAlias(aliases, current);
             if (alias < 0)
             {
                 break;
@@ -122,17 +122,37 @@ internal sealed class DnsReply
             return;
         }
 
-        addresses.RemoveAll(a => !string.Equals(a.Owner, current, StringComparison.OrdinalIgnoreCase));
-        if (addresses.Count == 0)
+        int count = 0;
+        foreach ((string owner, _, _) in addresses)
+        {
+            count += string.Equals(owner, current, StringComparison.OrdinalIgnoreCase) ? 1 : 0;
+        }
+        if (count == 0)
         {
             return;
         }
-        IPAddress[] found = new IPAddress[addresses.Count];
-        for (int i = 0; i < found.Length; i++)
+        IPAddress[] found = new IPAddress[count];
+        count = 0;
+        foreach ((string owner, IPAddress address, uint ttl) in addresses)
         {
-            found[i] = addresses[i].Address;
-            TimeToLive = Math.Min(TimeToLive, addresses[i].Ttl);
+            if (string.Equals(owner, current, StringComparison.OrdinalIgnoreCase))
+            {
+                found[count++] = address;
+                TimeToLive = Math.Min(TimeToLive, ttl);
+            }
         }
         Addresses = Array.AsReadOnly(found);
+    }
+
+    private static int IndexOfAlias(List<(string Owner, string Target, uint Ttl)> aliases, string owner)
+    {
+        for (int i = 0; i < aliases.Count; i++)
+        {
+            if (string.Equals(aliases[i].Owner, owner, StringComparison.OrdinalIgnoreCase))
+            {
+                return i;
+            }
+        }
+        return -1;
     }
 }

@@ -67,7 +67,7 @@ public sealed partial class DnsResolver
             if (socket is null || socket.IsRetired)
             {
                 ObjectDisposedException.ThrowIf(_disposed, this);
-                DnsUdpSocket opened = DnsUdpSocket.Open(_servers[serverIndex], _runtime.EnsureStarted().Loops.Next());
+                DnsUdpSocket opened = DnsUdpSocket.Open(_servers[serverIndex], _runtime.NextDatagramLoop());
                 if (Interlocked.CompareExchange(ref _udpSockets[serverIndex], opened, socket) != socket)
                 {
                     opened.Dispose(); // another caller replaced it first; use theirs

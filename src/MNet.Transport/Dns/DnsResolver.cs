@@ -139,7 +139,7 @@ public sealed partial class DnsResolver : IDisposable
         {
             // The lookup runs on a loop: its sends, its replies and the timers between them stay on one thread, and
             // only the answer crosses back to the callers' threads.
-            _runtime.EnsureStarted().Loops.Next().Schedule(_runLookup, started);
+            _runtime.NextDatagramLoop().Schedule(_runLookup, started);
         }
 
         DnsCacheEntry entry = await lookup.WaitAsync(cancellationToken).ConfigureAwait(false);

@@ -68,6 +68,14 @@ internal sealed class TransportRuntime : IAsyncDisposable
 
     public MNetTransportOptions Options => _options;
 
+    /// <summary>
+    /// A loop for UDP: the next of this runtime's, except on io_uring, whose loops have no datagram path of their own
+    /// (a channel there would fall back to .NET's socket engine, a syscall per datagram and no batches); its datagrams
+    /// go to the process's shared epoll loop instead.
+    /// </summary>
+    public EventLoop NextDatagramLoop()
+        => Backend == MNetBackend.IoUring ? Shared.EnsureStarted().Loops.Next() : EnsureStarted().Loops.Next();
+
     public ILogger Logger { get; }
 
     /// <summary>Resolves host names for client connects, with <see cref="MNetTransportOptions.Dns"/> (or the system's settings).</summary>

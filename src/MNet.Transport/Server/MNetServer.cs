@@ -84,7 +84,7 @@ public sealed class MNetServer : IHostedService, IAsyncDisposable
 
             foreach (UdpListenerDefinition definition in _options.UdpListeners)
             {
-                EventLoop loop = _runtime.EnsureStarted().Loops.Next();
+                EventLoop loop = _runtime.NextDatagramLoop();
                 UdpListener listener = new(definition.EndPoint, definition.Handler, definition.Options, loop, _logger);
                 _udpListeners.Add(listener);
                 MNetServerLog.Listening(_logger, $"udp://{listener.EndPoint}");

@@ -1,7 +1,9 @@
 using System.Net;
 using MNet.Transport.Hosting;
+using MNet.Transport.Loop;
 using MNet.Transport.Tests.Infrastructure;
 using MNet.Transport.Udp;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace MNet.Transport.Tests.Server;
 
@@ -211,5 +213,22 @@ public sealed class UdpServerTests
         using UdpChannel rebound = UdpChannel.Bind(server);
         rebound.Dispose();
         Assert.Equal(baseline, await ProcessResources.SettleAsync(() => ProcessResources.OpenFileDescriptors, baseline));
+    }
+
+    [Theory]
+    [InlineData(MNetBackend.Epoll)]
+    [InlineData(MNetBackend.IoUring)]
+    public async Task DatagramLoops_PollDescriptors_SoUdpChannelsBatch_EvenOnIoUring(MNetBackend backend)
+    {
+        await using TransportRuntime runtime = new(new MNetTransportOptions { Backend = backend, LoopCount = 1 }, NullLogger.Instance);
+        EventLoop own = runtime.EnsureStarted().Loops[0];
+
+        EventLoop datagrams = runtime.NextDatagramLoop();
+
+        Assert.Equal(backend == MNetBackend.Epoll, own.PollsDescriptors);
+        Assert.True(datagrams.PollsDescriptors);
+        Assert.Equal(backend == MNetBackend.Epoll, ReferenceEquals(own, datagrams));
+        using UdpChannel channel = UdpChannel.Bind(AnyLoopbackPort, null, datagrams);
+        Assert.IsType<EpollUdpChannel>(channel);
     }
 }

@@ -143,6 +143,14 @@ internal sealed partial class EpollUdpChannel
         while (batch.Count > 0)
         {
             int sent = batch.Send(_fd, _segmentsBatches, out bool firstSegmented);
+            if (sent < 0 && firstSegmented && Errno.Last is Errno.EIO or Errno.EINVAL or Errno.EMSGSIZE)
+            {
+                // Refused as segments. If the datagrams go one by one, the route cannot segment (no checksum offload,
+                // no checksums on the socket, an MTU under the segment size): stop asking. If not, the error is the
+                // datagrams' own and is handled as any other.
+                sent = batch.Send(_fd, segment: false, out _);
+                _segmentsBatches &= sent < 0;
+            }
             if (sent >= 0)
             {
                 MNetMetrics.DatagramsSent.Add(sent);
@@ -153,11 +161,6 @@ internal sealed partial class EpollUdpChannel
             if (errno == Errno.EAGAIN)
             {
                 return false;
-            }
-            if (firstSegmented && errno is Errno.EIO or Errno.EINVAL)
-            {
-                _segmentsBatches = false; // a device without checksum offload, or a socket without checksums: one by one
-                continue;
             }
             if (errno != Errno.EINTR)
             {

@@ -73,8 +73,12 @@ internal sealed class TransportRuntime : IAsyncDisposable
     /// (a channel there would fall back to .NET's socket engine, a syscall per datagram and no batches); its datagrams
     /// go to the process's shared epoll loop instead.
     /// </summary>
+    /// <exception cref="ObjectDisposedException">The runtime was disposed.</exception>
     public EventLoop NextDatagramLoop()
-        => Backend == MNetBackend.IoUring ? Shared.EnsureStarted().Loops.Next() : EnsureStarted().Loops.Next();
+    {
+        EventLoop own = EnsureStarted().Loops.Next();
+        return Backend == MNetBackend.IoUring ? Shared.EnsureStarted().Loops.Next() : own;
+    }
 
     public ILogger Logger { get; }
 

@@ -55,6 +55,9 @@ public sealed class ServerHost : IAsyncDisposable
 
     public Task StopAsync() => _host.StopAsync();
 
+    /// <summary>Disposes the host without stopping it first, as an application that skips the host's shutdown does.</summary>
+    public void DisposeWithoutStopping() => _host.Dispose();
+
     public async ValueTask DisposeAsync()
     {
         await _host.StopAsync();

@@ -216,6 +216,18 @@ public sealed class UdpServerTests
     }
 
     [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public async Task Dispose_WithoutStop_ClosesTheUdpSocket(MNetBackend backend)
+    {
+        ServerHost host = await ServerHost.StartAsync(backend, o => o.ListenUdp(AnyLoopbackPort, d => d.ReplyAsync(d.Data)));
+        IPEndPoint server = host.Server.UdpEndPoints[0];
+
+        host.DisposeWithoutStopping();
+
+        using UdpChannel rebound = UdpChannel.Bind(server); // AddressAlreadyInUse while the listener's socket is open
+    }
+
+    [Theory]
     [InlineData(MNetBackend.Epoll)]
     [InlineData(MNetBackend.IoUring)]
     public async Task DatagramLoops_PollDescriptors_SoUdpChannelsBatch_EvenOnIoUring(MNetBackend backend)

@@ -32,6 +32,7 @@ internal sealed class TransportRuntime : IAsyncDisposable
     private readonly Lock _lock = new();
     private PinnedBlockMemoryPool? _memoryPool;
     private LoopGroup? _loops;
+    private LoopGroup? _datagramLoops;
     private TcpConnectionSettings[]? _settings;
     private DnsResolver? _resolver;
     private bool _disposed;
@@ -70,14 +71,23 @@ internal sealed class TransportRuntime : IAsyncDisposable
 
     /// <summary>
     /// A loop for UDP: the next of this runtime's, except on io_uring, whose loops have no datagram path of their own
-    /// (a channel there would fall back to .NET's socket engine, a syscall per datagram and no batches); its datagrams
-    /// go to the process's shared epoll loop instead.
+    /// (a channel there would fall back to .NET's socket engine, a syscall per datagram and no batches). An io_uring
+    /// runtime starts as many epoll loops for its datagrams the first time it is asked, and stops them with the rest.
     /// </summary>
     /// <exception cref="ObjectDisposedException">The runtime was disposed.</exception>
     public EventLoop NextDatagramLoop()
     {
         EventLoop own = EnsureStarted().Loops.Next();
-        return Backend == MNetBackend.IoUring ? Shared.EnsureStarted().Loops.Next() : own;
+        if (Backend != MNetBackend.IoUring)
+        {
+            return own;
+        }
+        lock (_lock)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            _datagramLoops ??= new LoopGroup(_options.LoopCount, static () => new EpollPoller(), Logger);
+            return _datagramLoops.Next();
+        }
     }
 
     public ILogger Logger { get; }
@@ -135,7 +145,7 @@ internal sealed class TransportRuntime : IAsyncDisposable
     /// <summary>Stops the loops (aborting what is still open on them) and frees the pool.</summary>
     public async ValueTask DisposeAsync()
     {
-        LoopGroup? loops;
+        LoopGroup? loops, datagramLoops;
         lock (_lock)
         {
             if (_disposed)
@@ -144,9 +154,14 @@ internal sealed class TransportRuntime : IAsyncDisposable
             }
             _disposed = true;
             loops = _loops;
+            datagramLoops = _datagramLoops;
         }
 
         _resolver?.Dispose();
+        if (datagramLoops is not null)
+        {
+            await datagramLoops.DisposeAsync().ConfigureAwait(false);
+        }
         if (loops is not null)
         {
             await loops.DisposeAsync().ConfigureAwait(false);

@@ -147,16 +147,8 @@ public sealed class MNetServer : IHostedService, IAsyncDisposable
         await _runtime.DisposeAsync().ConfigureAwait(false);
     }
 
-    /// <summary>Closes the UDP sockets and stops the event loops if the host did not stop the server.</summary>
-    public async ValueTask DisposeAsync()
-    {
-        // An io_uring server's UDP listeners run on the process's shared loop, which stopping the runtime leaves running.
-        foreach (UdpListener listener in _udpListeners)
-        {
-            await listener.StopAsync(new CancellationToken(canceled: true)).ConfigureAwait(false);
-        }
-        await _runtime.DisposeAsync().ConfigureAwait(false);
-    }
+    /// <summary>Stops the event loops if the host did not stop the server.</summary>
+    public ValueTask DisposeAsync() => _runtime.DisposeAsync();
 
     private async Task UnbindAllAsync()
     {

@@ -26,10 +26,13 @@ public sealed unsafe class DatagramSendBatch
     private const int ControlSpace = 24;
     private const int ControlMessageLength = 18;
 
-    private readonly MultipleMessageHeader[] _headers = GC.AllocateArray<MultipleMessageHeader>(MaxDatagrams, pinned: true);
-    private readonly IOVector[] _vectors = GC.AllocateArray<IOVector>(MaxDatagrams, pinned: true);
-    private readonly byte[] _addresses = GC.AllocateArray<byte>(MaxDatagrams * SockAddr.MaxIPSize, pinned: true);
-    private readonly byte[] _controls = GC.AllocateArray<byte>(MaxDatagrams * ControlSpace, pinned: true);
+    // Ordinary arrays, not pinned ones: every pointer into them is taken inside Send's fixed block, and the kernel
+    // is done with them when sendmmsg returns. (Pinned arrays live on the pinned heap, which only a gen2 collection
+    // frees: a DNS socket's batch, made every 256 queries, kept gen2 collections coming.)
+    private readonly MultipleMessageHeader[] _headers = new MultipleMessageHeader[MaxDatagrams];
+    private readonly IOVector[] _vectors = new IOVector[MaxDatagrams];
+    private readonly byte[] _addresses = new byte[MaxDatagrams * SockAddr.MaxIPSize];
+    private readonly byte[] _controls = new byte[MaxDatagrams * ControlSpace];
     private readonly int[] _offsets = new int[MaxDatagrams];
     private readonly int[] _lengths = new int[MaxDatagrams];
     private readonly int[] _addressLengths = new int[MaxDatagrams];
@@ -48,7 +51,7 @@ public sealed unsafe class DatagramSendBatch
     /// <param name="bufferBytes">Room for the datagrams' bytes: less for a sender whose datagrams are all small.</param>
     internal DatagramSendBatch(int bufferBytes)
     {
-        _buffer = GC.AllocateUninitializedArray<byte>(bufferBytes, pinned: true);
+        _buffer = GC.AllocateUninitializedArray<byte>(bufferBytes);
     }
 
     /// <summary>Datagrams added and not yet sent.</summary>

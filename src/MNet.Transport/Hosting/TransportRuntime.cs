@@ -72,13 +72,14 @@ internal sealed class TransportRuntime : IAsyncDisposable
     /// <summary>
     /// A loop for UDP: the next of this runtime's, except on io_uring, whose loops have no datagram path of their own
     /// (a channel there would fall back to .NET's socket engine, a syscall per datagram and no batches). An io_uring
-    /// runtime starts as many epoll loops for its datagrams the first time it is asked, and stops them with the rest.
+    /// runtime starts as many epoll loops for its datagrams the first time it is asked, and stops them with the rest;
+    /// a caller-driven one keeps them on its loop, whose thread is the only one it runs.
     /// </summary>
     /// <exception cref="ObjectDisposedException">The runtime was disposed.</exception>
     public EventLoop NextDatagramLoop()
     {
         EventLoop own = EnsureStarted().Loops.Next();
-        if (Backend != MNetBackend.IoUring)
+        if (Backend != MNetBackend.IoUring || _isCallerDriven)
         {
             return own;
         }

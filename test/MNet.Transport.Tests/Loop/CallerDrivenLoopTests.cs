@@ -3,6 +3,7 @@ using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using MNet.Transport.Dns;
 using MNet.Transport.Hosting;
 using MNet.Transport.Tests.Infrastructure;
 using Microsoft.AspNetCore.Connections;
@@ -236,6 +237,39 @@ public sealed class CallerDrivenLoopTests
         {
             return 0;
         }
+    }
+
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public async Task ConnectingToADnsEndPoint_ResolvesWithoutStartingAnotherLoopThread(MNetBackend backend)
+    {
+        await using FakeDnsServer dns = FakeDnsServer.Start();
+        dns.Zone.AddA("echo.test", "127.0.0.1");
+        int loopThreads = ProcessResources.LoopThreads;
+
+        (bool accepted, int loopThreadsWhileConnected) = await OnOwnThread(() =>
+        {
+            MNetTransportOptions options = new() { Backend = backend, Dns = new DnsResolverOptions() };
+            options.Dns.Servers.Add(dns.EndPoint);
+            using MNetEventLoop loop = new(options, NullLoggerFactory.Instance);
+            IConnectionListener listener = Bind(loop);
+            int port = ((IPEndPoint)listener.EndPoint).Port;
+
+            async Task<(bool, int)> ConnectAsync()
+            {
+                await using ConnectionContext connection = await loop.ConnectAsync(new DnsEndPoint("echo.test", port));
+                await using ConnectionContext? served = await listener.AcceptAsync();
+                return (served is not null, ProcessResources.LoopThreads);
+            }
+
+            Task<(bool, int)> connecting = ConnectAsync();
+            RunUntil(loop, connecting);
+            RunUntil(loop, listener.UnbindAsync().AsTask());
+            return connecting.Result;
+        });
+
+        Assert.True(accepted);
+        Assert.Equal(loopThreads, loopThreadsWhileConnected); // the lookup ran on the caller's loop, not on a loop of its own
     }
 
     private static IConnectionListener Bind(MNetEventLoop loop)

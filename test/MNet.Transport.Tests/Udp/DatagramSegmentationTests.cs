@@ -70,6 +70,43 @@ public sealed class DatagramSegmentationTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(Transports.Backends), MemberType = typeof(Transports))]
+    public async Task SendBatchAsync_RunsToABroadcastAndAMulticastGroup_ArriveOneByOne_AtEveryReceiver(MNetBackend backend)
+    {
+        IPAddress group = IPAddress.Parse("239.255.77.2");
+        UdpChannelOptions shared = new() { ReuseAddress = true };
+        using UdpChannel first = UdpChannel.Bind(new IPEndPoint(IPAddress.Any, 0), shared, TestLoops.Shared(backend));
+        using UdpChannel second = UdpChannel.Bind(new IPEndPoint(IPAddress.Any, first.LocalEndPoint.Port), shared, TestLoops.Shared(backend));
+        first.JoinMulticastGroup(group, IPAddress.Loopback);
+        second.JoinMulticastGroup(group, IPAddress.Loopback);
+        using UdpChannel sender = Bind(backend, IPAddress.Loopback);
+        sender.EnableBroadcast = true;
+        sender.SetMulticastInterface(IPAddress.Loopback);
+        int port = first.LocalEndPoint.Port;
+
+        foreach (IPAddress destination in new[] { IPAddress.Parse("127.255.255.255"), group })
+        {
+            DatagramSendBatch batch = new();
+            for (int i = 0; i < 4; i++)
+            {
+                Assert.True(batch.TryAdd(Datagram(i, 100), new IPEndPoint(destination, port)));
+            }
+            await sender.SendBatchAsync(batch).AsTask().WaitAsync(s_timeout);
+
+            foreach (UdpChannel receiver in new[] { first, second }) // both share the port, and both joined the group
+            {
+                byte[] buffer = new byte[64 * 1024];
+                for (int i = 0; i < 4; i++)
+                {
+                    DatagramReceiveResult received = await receiver.ReceiveAsync(buffer).AsTask().WaitAsync(s_timeout);
+                    Assert.Equal(Datagram(i, 100), buffer.AsSpan(0, received.ReceivedBytes).ToArray());
+                }
+            }
+        }
+        Assert.True(sender is not EpollUdpChannel epoll || epoll.SegmentsBatches); // the runs went as segments
+    }
+
     [Fact]
     public async Task SendBatchAsync_WhereTheSocketRefusesSegments_SendsEachDatagramAlone_FromThenOn()
     {

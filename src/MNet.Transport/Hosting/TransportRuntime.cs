@@ -78,10 +78,10 @@ internal sealed class TransportRuntime : IAsyncDisposable
     /// <exception cref="ObjectDisposedException">The runtime was disposed.</exception>
     public EventLoop NextDatagramLoop()
     {
-        EventLoop own = EnsureStarted().Loops.Next();
+        LoopGroup loops = EnsureStarted().Loops;
         if (Backend != MNetBackend.IoUring || _isCallerDriven)
         {
-            return own;
+            return loops.Next();
         }
         lock (_lock)
         {

@@ -124,8 +124,8 @@ public sealed unsafe class DatagramSendBatch
     /// </summary>
     /// <param name="fd">The socket.</param>
     /// <param name="segment">Whether the socket's kernel and route take UDP_SEGMENT.</param>
-    /// <param name="firstSegmented">Whether the first message carried more than one datagram, so that a refusal of it
-    /// (EIO, EINVAL: the route cannot segment) says to send them one by one instead.</param>
+    /// <param name="firstSegmented">Whether the first message carried more than one datagram, so that the caller can
+    /// tell a refusal of the segments (then sent again one by one) from a refusal of the datagram.</param>
     internal int Send(int fd, bool segment, out bool firstSegmented)
     {
         int messages = 0;

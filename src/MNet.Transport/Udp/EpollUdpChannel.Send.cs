@@ -7,6 +7,7 @@ namespace MNet.Transport.Udp;
 
 internal sealed partial class EpollUdpChannel
 {
+    private static bool? s_kernelSegmentsDatagrams;
     private TaskCompletionSource? _writableWaiter;
 
     // Whether batches go out with runs of equal datagrams as segments of one message (UDP_SEGMENT, Linux 4.18):
@@ -173,8 +174,13 @@ internal sealed partial class EpollUdpChannel
         return true;
     }
 
-    /// <summary>Whether the kernel knows UDP_SEGMENT; one that does not would ignore the option and send the run as one datagram.</summary>
-    private static unsafe bool KernelSegmentsDatagrams(int fd)
+    /// <summary>
+    /// Whether the kernel knows UDP_SEGMENT; one that does not would ignore the option and send the run as one datagram.
+    /// Asked on the first channel's socket: the kernel does not change while the process runs.
+    /// </summary>
+    private static bool KernelSegmentsDatagrams(int fd) => s_kernelSegmentsDatagrams ??= ProbeSegmentation(fd);
+
+    private static unsafe bool ProbeSegmentation(int fd)
     {
         int segmentLength = 0;
         int length = sizeof(int);

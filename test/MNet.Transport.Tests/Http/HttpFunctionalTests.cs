@@ -295,8 +295,6 @@ public sealed class HttpFunctionalTests
 
         int remaining = await ProcessResources.SettleAsync(() => ProcessResources.OpenFileDescriptors, fdBaseline);
         Assert.True(remaining <= fdBaseline, $"{remaining} descriptors open, {fdBaseline} before: {ProcessResources.DescribeFileDescriptors()}");
-        // At most as many as before: the baseline may still count the loop of a host disposed just before it.
-        int loops = await ProcessResources.SettleAsync(() => ProcessResources.LoopThreads, loopBaseline);
-        Assert.True(loops <= loopBaseline, $"{loops} loop threads, {loopBaseline} before");
+        await ProcessResources.AssertLoopThreadsSettleToAsync(loopBaseline);
     }
 }

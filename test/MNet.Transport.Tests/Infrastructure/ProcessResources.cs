@@ -53,6 +53,16 @@ public static class ProcessResources
     }
 
     /// <summary>
+    /// Asserts that the loop threads settle to at most <paramref name="baseline"/>: at most, because the baseline may
+    /// still count the loop of a host disposed just before it was read.
+    /// </summary>
+    public static async Task AssertLoopThreadsSettleToAsync(int baseline)
+    {
+        int loops = await SettleAsync(() => LoopThreads, baseline);
+        Assert.True(loops <= baseline, $"{loops} loop threads, {baseline} before");
+    }
+
+    /// <summary>
     /// Waits until <paramref name="read"/> drops to <paramref name="ceiling"/> or below (closing is asynchronous), for at
     /// most <paramref name="limit"/>; returns the last value.
     /// </summary>

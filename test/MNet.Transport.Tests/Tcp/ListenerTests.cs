@@ -94,9 +94,7 @@ public sealed class ListenerTests
         await connection.DisposeAsync();
         await listener.DisposeAsync();
         client.Close();
-        // At most as many as before: the baseline may still count the loop of a host disposed just before it.
-        int loops = await ProcessResources.SettleAsync(() => ProcessResources.LoopThreads, loopBaseline);
-        Assert.True(loops <= loopBaseline, $"{loops} loop threads, {loopBaseline} before");
+        await ProcessResources.AssertLoopThreadsSettleToAsync(loopBaseline);
         int remaining = await ProcessResources.SettleAsync(() => ProcessResources.OpenFileDescriptors, fdBaseline);
         Assert.True(remaining <= fdBaseline, $"{remaining} descriptors open, {fdBaseline} before: {ProcessResources.DescribeFileDescriptors()}");
         await Assert.ThrowsAsync<ObjectDisposedException>(async () => await factory.BindAsync(new IPEndPoint(IPAddress.Loopback, 0)));

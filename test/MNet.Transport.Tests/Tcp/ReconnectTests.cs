@@ -32,9 +32,7 @@ public sealed class ReconnectTests
         await server.DisposeAsync();
         int remaining = await ProcessResources.SettleAsync(() => ProcessResources.OpenFileDescriptors, baseline);
         Assert.True(remaining <= baseline, $"{remaining} descriptors open, {baseline} before: {ProcessResources.DescribeFileDescriptors()}");
-        // At most as many as before: the baseline may still count the loop of a host disposed just before it.
-        int loops = await ProcessResources.SettleAsync(() => ProcessResources.LoopThreads, loopBaseline);
-        Assert.True(loops <= loopBaseline, $"{loops} loop threads, {loopBaseline} before");
+        await ProcessResources.AssertLoopThreadsSettleToAsync(loopBaseline);
     }
 
     private static async Task<bool> EchoOnceAsync(System.Net.EndPoint endPoint, int id)

@@ -14,9 +14,12 @@ namespace MNet.Transport.Tcp;
 internal abstract partial class TcpConnection : ConnectionContext, ILoopResident
 {
     private readonly CancellationTokenSource _connectionClosedTokenSource = new();
-    private readonly TaskCompletionSource _processed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    // Completed on the thread pool (see SignalClosed), so its continuations, the application's end of DisposeAsync,
+    // run there inline and never on the loop.
+    private readonly TaskCompletionSource _processed = new();
     private volatile ConnectionAbortedException? _abortReason;
     private Exception? _transportError;
+    private volatile bool _sendingEnded;
     private int _closedFired;
 
     protected TcpConnection(TcpConnectionSettings settings, EndPoint? localEndPoint, EndPoint? remoteEndPoint)
@@ -115,8 +118,7 @@ internal abstract partial class TcpConnection : ConnectionContext, ILoopResident
     {
         _idleTimer?.Dispose();
         CloseSocket();
-        FireConnectionClosed();
-        _processed.SetResult();
+        SignalClosed();
     }
 
     /// <summary>Ends a connection that never started: its socket is already closed and nobody has read its pipes.</summary>
@@ -124,8 +126,7 @@ internal abstract partial class TcpConnection : ConnectionContext, ILoopResident
     {
         Input.Writer.Complete(error);
         Output.Reader.Complete(error);
-        FireConnectionClosed();
-        _processed.SetResult();
+        SignalClosed();
     }
 
     /// <summary>
@@ -141,7 +142,12 @@ internal abstract partial class TcpConnection : ConnectionContext, ILoopResident
             StopSending();
         }
         Input.Writer.Complete(_abortReason ?? error ?? TransportError);
-        FireConnectionClosed(); // as Kestrel's Sockets transport: the peer is gone (or went quiet for good)
+        if (!_sendingEnded)
+        {
+            // As Kestrel's Sockets transport: the peer is gone (or went quiet for good) while the application may
+            // still be writing. Once sending has ended too, Close follows at once and signals both in one work item.
+            FireConnectionClosed();
+        }
     }
 
     /// <summary>
@@ -159,6 +165,7 @@ internal abstract partial class TcpConnection : ConnectionContext, ILoopResident
         // As with Kestrel's Sockets transport, a reset or an abort ends the application's flushes with IsCompleted,
         // not an exception (Kestrel logs flush exceptions as unexpected); the input carries the reason.
         Output.Reader.Complete(error is ConnectionResetException ? null : error);
+        _sendingEnded = true;
     }
 
     /// <summary>Whether the send loop ends instead of sending <paramref name="result"/>: stopped, aborted, or failed.</summary>
@@ -202,6 +209,26 @@ internal abstract partial class TcpConnection : ConnectionContext, ILoopResident
         {
             ThreadPool.UnsafeQueueUserWorkItem(static connection => connection.CancelConnectionClosed(), this, preferLocal: false);
         }
+    }
+
+    /// <summary>
+    /// Fires <see cref="ConnectionClosed"/> if that is still to do, then ends <see cref="DisposeAsync"/>: one thread-pool
+    /// work item for both, where a connection that closes after its application (every HTTP/1.1 close) took two.
+    /// </summary>
+    private void SignalClosed()
+    {
+        bool fireClosed = Interlocked.Exchange(ref _closedFired, 1) == 0;
+        ThreadPool.UnsafeQueueUserWorkItem(
+            static state =>
+            {
+                if (state.FireClosed)
+                {
+                    state.Connection.CancelConnectionClosed();
+                }
+                state.Connection._processed.SetResult();
+            },
+            (Connection: this, FireClosed: fireClosed),
+            preferLocal: false);
     }
 
     private void CancelConnectionClosed()

@@ -207,4 +207,48 @@ public sealed class ConnectionSemanticsTests
         Assert.False(string.IsNullOrEmpty(connection.ConnectionId));
         await connection.DisposeAsync();
     }
+
+    [Theory]
+    [MemberData(nameof(Transports.All), MemberType = typeof(Transports))]
+    public async Task ConnectionClosed_FiresWhenThePeerCloses_WhileTheApplicationHoldsTheConnection(TransportKind kind)
+    {
+        await using ListenerScope scope = await ListenerScope.StartAsync(kind);
+        Socket client = await scope.ConnectAsync();
+        ConnectionContext connection = await scope.AcceptAsync();
+        TaskCompletionSource closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        using CancellationTokenRegistration registration = connection.ConnectionClosed.Register(closed.SetResult);
+
+        client.Close();
+
+        await closed.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await connection.DisposeAsync();
+    }
+
+    // The order every HTTP/1.1 "Connection: close" takes: the application completes its output and disposes while the
+    // peer still holds its end. ConnectionClosed and the end of DisposeAsync are signalled together then, closed first,
+    // and what follows the dispose never runs on a loop thread.
+    [Theory]
+    [MemberData(nameof(Transports.MNet), MemberType = typeof(Transports))]
+    public async Task DisposeAsync_AfterTheOutputCompletes_FiresConnectionClosedFirst_AndResumesOnTheThreadPool(TransportKind kind)
+    {
+        await using ListenerScope scope = await ListenerScope.StartAsync(kind);
+        using Socket client = await scope.ConnectAsync();
+        ConnectionContext connection = await scope.AcceptAsync();
+        bool closedFired = false;
+        using CancellationTokenRegistration registration = connection.ConnectionClosed.Register(() => Volatile.Write(ref closedFired, true));
+
+        await connection.Transport.Output.WriteAsync(Encoding.ASCII.GetBytes("bye"));
+        await connection.Transport.Output.CompleteAsync();
+        (bool firedFirst, Thread resumedOn) = await DisposeAndObserveAsync().WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.True(firedFirst);
+        Assert.True(resumedOn.IsThreadPoolThread);
+        Assert.DoesNotContain("MNet loop", resumedOn.Name ?? "");
+
+        async Task<(bool, Thread)> DisposeAndObserveAsync()
+        {
+            await connection.DisposeAsync().ConfigureAwait(false); // resumes where the transport ended the dispose
+            return (Volatile.Read(ref closedFired), Thread.CurrentThread);
+        }
+    }
 }

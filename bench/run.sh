@@ -13,7 +13,8 @@
 #   page        GET / (the 11 KB README)
 #   churn       GET /plaintext with "Connection: close", a new connection per request
 #   idle        IDLE_CONNECTIONS keep-alive connections opened, one request each, then held
-#               (bench/idle-load.c): server RSS increase per connection, all still served afterwards
+#               (bench/idle-load.c): server RSS and live managed heap (dotnet-gcdump) increase per connection,
+#               all still served afterwards
 #   echo        bench/echo.sh with SERVERS="mnet mnet-portable mnet-iouring sockets": 1 GiB through one connection,
 #               64-connection ping-pong
 set -euo pipefail
@@ -32,6 +33,9 @@ BASE="http://127.0.0.1:$PORT"
 source bench/common.sh
 
 install_tools wrk:wrk gnuplot:gnuplot-nox
+# dotnet-gcdump counts the idle connections' live managed heap; a global tool, installed once from NuGet.
+gcdump=$(command -v dotnet-gcdump || echo "$HOME/.dotnet/tools/dotnet-gcdump")
+[ -x "$gcdump" ] || dotnet tool install -g dotnet-gcdump --version 10.0.750501 >/dev/null
 gcc -O2 -Wall -Wextra -Werror -o "$work/idle-load" bench/idle-load.c
 dotnet build samples/WebServer -c Release -v quiet -nologo >/dev/null
 server_dll=samples/WebServer/bin/Release/net10.0/WebServer.dll
@@ -109,13 +113,28 @@ http_round() {
   stop_server
 }
 
-# A fresh server, warmed up, then IDLE_CONNECTIONS held open: the RSS it grew by, per connection.
+# The live managed heap of the server, in bytes: dotnet-gcdump collects after a full, blocking GC it induces.
+live_heap_bytes() {
+  "$gcdump" collect -p "$server_pid" -o "$work/heap.gcdump" >/dev/null 2>&1 || { echo "dotnet-gcdump collect failed" >&2; return 1; }
+  "$gcdump" report "$work/heap.gcdump" 2>/dev/null | awk '/GC Heap bytes/ { gsub(",", "", $1); print $1 }'
+}
+
+# What an idle round reads off the server: its RSS in KiB (rss), or its live managed heap in bytes (heap).
+idle_reading() {
+  case $1 in
+    rss) awk '/VmRSS/ { print $2 }' "/proc/$server_pid/status" ;;
+    heap) live_heap_bytes ;;
+  esac
+}
+
+# A fresh server, warmed up, then IDLE_CONNECTIONS held open: what it grew by per connection, in RSS (KiB) or in live
+# managed heap (bytes) as $2 says. Each has its own server: the heap count's induced GC would change the RSS.
 idle_round() {
-  local t=$1 before after line
+  local t=$1 reading=$2 before after line
   start_server "$t" pinned
   "${load_core[@]}" wrk -t1 -c16 -d1s "$BASE/plaintext" >/dev/null
   sleep 1
-  before=$(awk '/VmRSS/ { print $2 }' "/proc/$server_pid/status")
+  before=$(idle_reading "$reading")
   coproc IDLE { "${load_core[@]}" "$work/idle-load" 127.0.0.1 "$PORT" /plaintext "$IDLE_CONNECTIONS"; }
   # Own copies of the pipe ends: bash closes the coproc's when it exits, which may be before its last line is read.
   local from_idle to_idle idle_pid=$IDLE_PID
@@ -123,13 +142,14 @@ idle_round() {
   read -r line <&"$from_idle" || true
   [[ $line == held* ]] || { echo "idle-load failed on $t" >&2; return 1; }
   sleep 2
-  after=$(awk '/VmRSS/ { print $2 }' "/proc/$server_pid/status")
+  after=$(idle_reading "$reading")
   echo >&"$to_idle"
   read -r line <&"$from_idle" || true
   exec {from_idle}<&- {to_idle}>&-
   wait "$idle_pid" 2>/dev/null || true
   [[ $line == alive* ]] || { echo "$t did not serve all its idle connections again" >&2; return 1; }
-  record "$t" idle_kib_per_connection "$(awk -v a="$after" -v b="$before" -v n="$IDLE_CONNECTIONS" 'BEGIN { printf "%.2f", (a - b) / n }')"
+  record "$t" "idle_${reading}_per_connection" \
+    "$(awk -v a="$after" -v b="$before" -v n="$IDLE_CONNECTIONS" -v f="$([ "$reading" = rss ] && echo %.2f || echo %.0f)" 'BEGIN { printf f, (a - b) / n }')"
   stop_server
 }
 
@@ -138,7 +158,8 @@ for round in $(seq 1 "$ROUNDS"); do
   for t in "${TRANSPORTS[@]}"; do
     http_round "$t" pinned
     http_round "$t" unpinned
-    idle_round "$t"
+    idle_round "$t" rss
+    idle_round "$t" heap
   done
 done
 
@@ -175,7 +196,8 @@ ROWS=(
   "churn|requests/s|churn_rps|>=1.20"
   "churn|requests/s, unpinned|churn_rps_unpinned|>=1.20"
   "churn|server CPU µs per request|churn_cpu_us|"
-  "$IDLE_CONNECTIONS idle connections|RSS KiB per connection|idle_kib_per_connection|<=0.5"
+  "$IDLE_CONNECTIONS idle connections|RSS KiB per connection|idle_rss_per_connection|<=0.5"
+  "$IDLE_CONNECTIONS idle connections|live managed heap, bytes per connection|idle_heap_per_connection|"
   "echo, 1 connection|MB/s each way|echo_mbps|"
   "echo, 1 connection|server CPU s per GiB|echo_cpu_s_per_gib|"
   "ping-pong, 64 connections|messages/s|pingpong_msgs_per_s|"
@@ -202,7 +224,7 @@ mkdir -p bench/results
     p=$(median "portable/$key" 2) pr=$(ratio_of "$p" "$s")
     u=$(median "iouring/$key" 2) ur=$(ratio_of "$u" "$s") ue=$(ratio_of "$u" "$m")
     echo "| $scenario | $metric | $m | $s | $r | ${target:-} | $(met "$r" "$target") | $p | $pr | $(met "$pr" "$(portable_target "$key")") | $u | $ur | $(met "$ur" "$target") | $ue | $(met "$ue" "$(iouring_target "$key")") |"
-    direction=$([[ $target == "<="* || $key == *cpu* || $key == *p99* || $key == *rss* || $key == *kib* ]] && echo "↓" || echo "↑")
+    direction=$([[ $target == "<="* || $key == *cpu* || $key == *p99* || $key == *rss* || $key == idle_* ]] && echo "↓" || echo "↑")
     status=$([ -z "$target" ] && echo 2 || { [ "$(met "$r" "$target")" = yes ] && echo 1 || echo 0; })
     printf '"%s: %s %s"\t%s\t%s\t%s\n' "$scenario" "$metric" "$direction" "$r" "$status" "${target:2}" >>"$work/plot.dat"
   done
@@ -215,7 +237,7 @@ mkdir -p bench/results
   echo "- pipelined: \`wrk -t2 -c256 -d$DURATION -s bench/pipeline.lua $BASE/plaintext -- 16\`"
   echo "- page: \`wrk -t2 -c256 -d$DURATION $BASE/\`"
   echo "- churn: \`wrk -t2 -c256 -d$DURATION -H 'Connection: close' $BASE/plaintext\`"
-  echo "- idle: \`idle-load 127.0.0.1 $PORT /plaintext $IDLE_CONNECTIONS\` (bench/idle-load.c), VmRSS 2 s after the last connection opened"
+  echo "- idle: \`idle-load 127.0.0.1 $PORT /plaintext $IDLE_CONNECTIONS\` (bench/idle-load.c), VmRSS 2 s after the last connection opened, the live managed heap on a server of its own, by \`dotnet-gcdump collect\` (after the GC it induces) before and after"
   echo "- echo and ping-pong: \`ROUNDS=$ROUNDS BYTES=$ECHO_BYTES SECONDS_PINGPONG=$ECHO_SECONDS SERVERS=\"mnet mnet-portable mnet-iouring sockets\" bench/echo.sh\`"
 } | tee "bench/results/$NAME.md"
 

@@ -21,6 +21,9 @@ internal abstract partial class TcpConnection : ConnectionContext, ILoopResident
     private Exception? _transportError;
     private volatile bool _sendingEnded;
     private int _closedFired;
+    // ConnectionClosed's callbacks done, socket closed: the second of the two ends DisposeAsync, so a dispose never
+    // ends while the callbacks still run (as with Kestrel's Sockets transport).
+    private int _closeSteps;
 
     protected TcpConnection(TcpConnectionSettings settings, EndPoint? localEndPoint, EndPoint? remoteEndPoint)
     {
@@ -116,9 +119,21 @@ internal abstract partial class TcpConnection : ConnectionContext, ILoopResident
 
     protected void Close()
     {
-        _idleTimer?.Dispose();
-        CloseSocket();
-        SignalClosed();
+        try
+        {
+            _idleTimer?.Dispose();
+            CloseSocket();
+        }
+        catch (Exception ex)
+        {
+            // A close that fails (an io_uring ring refusing the slot's update) must not keep the application from
+            // hearing that the connection is closed.
+            LogUnexpected(ex);
+        }
+        finally
+        {
+            SignalClosed();
+        }
     }
 
     /// <summary>Ends a connection that never started: its socket is already closed and nobody has read its pipes.</summary>
@@ -207,28 +222,42 @@ internal abstract partial class TcpConnection : ConnectionContext, ILoopResident
     {
         if (Interlocked.Exchange(ref _closedFired, 1) == 0)
         {
-            ThreadPool.UnsafeQueueUserWorkItem(static connection => connection.CancelConnectionClosed(), this, preferLocal: false);
+            ThreadPool.UnsafeQueueUserWorkItem(
+                static connection =>
+                {
+                    connection.CancelConnectionClosed();
+                    if (Interlocked.Increment(ref connection._closeSteps) == 2)
+                    {
+                        connection._processed.SetResult(); // the socket closed while the callbacks ran
+                    }
+                },
+                this,
+                preferLocal: false);
         }
     }
 
     /// <summary>
-    /// Fires <see cref="ConnectionClosed"/> if that is still to do, then ends <see cref="DisposeAsync"/>: one thread-pool
-    /// work item for both, where a connection that closes after its application (every HTTP/1.1 close) took two.
+    /// Ends <see cref="DisposeAsync"/> once the socket is closed. Fires <see cref="ConnectionClosed"/> first if that is
+    /// still to do, in the same thread-pool work item (a connection that closes after its application, as every
+    /// HTTP/1.1 close, took two); if the callbacks are still running, the last of them ends the dispose instead.
     /// </summary>
     private void SignalClosed()
     {
-        bool fireClosed = Interlocked.Exchange(ref _closedFired, 1) == 0;
-        ThreadPool.UnsafeQueueUserWorkItem(
-            static state =>
-            {
-                if (state.FireClosed)
+        if (Interlocked.Exchange(ref _closedFired, 1) == 0)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(
+                static connection =>
                 {
-                    state.Connection.CancelConnectionClosed();
-                }
-                state.Connection._processed.SetResult();
-            },
-            (Connection: this, FireClosed: fireClosed),
-            preferLocal: false);
+                    connection.CancelConnectionClosed();
+                    connection._processed.SetResult();
+                },
+                this,
+                preferLocal: false);
+        }
+        else if (Interlocked.Increment(ref _closeSteps) == 2)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(static connection => connection._processed.SetResult(), this, preferLocal: false);
+        }
     }
 
     private void CancelConnectionClosed()

@@ -14,11 +14,8 @@ public sealed class ConnectionFeatureTests
 {
     [Theory]
     [MemberData(nameof(Transports.All), MemberType = typeof(Transports))]
-    public async Task Features_ServeTheConnectionItself(TransportKind kind)
+    public Task Features_ServeTheConnectionItself(TransportKind kind) => OnAcceptedConnectionAsync(kind, (connection, client) =>
     {
-        await using ListenerScope scope = await ListenerScope.StartAsync(kind);
-        using Socket client = await scope.ConnectAsync();
-        ConnectionContext connection = await scope.AcceptAsync();
         IFeatureCollection features = connection.Features;
 
         Assert.Equal(connection.ConnectionId, features.GetRequiredFeature<IConnectionIdFeature>().ConnectionId);
@@ -28,31 +25,22 @@ public sealed class ConnectionFeatureTests
         Assert.NotNull(features.GetRequiredFeature<IMemoryPoolFeature>().MemoryPool);
         Assert.False(features.IsReadOnly);
         Assert.Null(features.Get<ICustomFeature>());
-        await connection.DisposeAsync();
-    }
+    });
 
     [Theory]
     [MemberData(nameof(Transports.MNet), MemberType = typeof(Transports))]
-    public async Task EndPointFeature_HasBothEnds(TransportKind kind)
+    public Task EndPointFeature_HasBothEnds(TransportKind kind) => OnAcceptedConnectionAsync(kind, (connection, client) =>
     {
-        await using ListenerScope scope = await ListenerScope.StartAsync(kind);
-        using Socket client = await scope.ConnectAsync();
-        ConnectionContext connection = await scope.AcceptAsync();
-
         IConnectionEndPointFeature endPoints = connection.Features.GetRequiredFeature<IConnectionEndPointFeature>();
 
         Assert.Equal(client.RemoteEndPoint, endPoints.LocalEndPoint);
         Assert.Equal(client.LocalEndPoint, endPoints.RemoteEndPoint);
-        await connection.DisposeAsync();
-    }
+    });
 
     [Theory]
     [MemberData(nameof(Transports.All), MemberType = typeof(Transports))]
-    public async Task SetFeatures_AreKept_Replaced_AndRemoved(TransportKind kind)
+    public Task SetFeatures_AreKept_Replaced_AndRemoved(TransportKind kind) => OnAcceptedConnectionAsync(kind, (connection, client) =>
     {
-        await using ListenerScope scope = await ListenerScope.StartAsync(kind);
-        using Socket client = await scope.ConnectAsync();
-        ConnectionContext connection = await scope.AcceptAsync();
         IFeatureCollection features = connection.Features;
         CustomFeature first = new(), second = new();
         int revision = features.Revision;
@@ -78,16 +66,12 @@ public sealed class ConnectionFeatureTests
         Assert.DoesNotContain(features, pair => pair.Key == typeof(ICustomFeature));
         Assert.True(features.Revision > revision);
         Assert.NotNull(features.Get<OtherFeature<int>>());
-        await connection.DisposeAsync();
-    }
+    });
 
     [Theory]
     [MemberData(nameof(Transports.All), MemberType = typeof(Transports))]
-    public async Task ATransportFeature_CanBeReplacedByMiddleware(TransportKind kind)
+    public Task ATransportFeature_CanBeReplacedByMiddleware(TransportKind kind) => OnAcceptedConnectionAsync(kind, (connection, client) =>
     {
-        await using ListenerScope scope = await ListenerScope.StartAsync(kind);
-        using Socket client = await scope.ConnectAsync();
-        ConnectionContext connection = await scope.AcceptAsync();
         IFeatureCollection features = connection.Features;
         ItemsFeature replacement = new();
 
@@ -97,20 +81,29 @@ public sealed class ConnectionFeatureTests
         KeyValuePair<Type, object> listed = Assert.Single(features, pair => pair.Key == typeof(IConnectionItemsFeature));
         Assert.Same(replacement, listed.Value);
         Assert.Single(features, pair => pair.Key == typeof(IConnectionIdFeature));
-        await connection.DisposeAsync();
-    }
+    });
 
     [Theory]
     [MemberData(nameof(Transports.MNet), MemberType = typeof(Transports))]
-    public async Task Features_RejectANullKey(TransportKind kind)
+    public Task Features_RejectANullKey(TransportKind kind) => OnAcceptedConnectionAsync(kind, (connection, client) =>
+    {
+        Assert.Throws<ArgumentNullException>(() => connection.Features[null!]);
+        Assert.Throws<ArgumentNullException>(() => connection.Features[null!] = new CustomFeature());
+    });
+
+    private static async Task OnAcceptedConnectionAsync(TransportKind kind, Action<ConnectionContext, Socket> check)
     {
         await using ListenerScope scope = await ListenerScope.StartAsync(kind);
         using Socket client = await scope.ConnectAsync();
         ConnectionContext connection = await scope.AcceptAsync();
-
-        Assert.Throws<ArgumentNullException>(() => connection.Features[null!]);
-        Assert.Throws<ArgumentNullException>(() => connection.Features[null!] = new CustomFeature());
-        await connection.DisposeAsync();
+        try
+        {
+            check(connection, client);
+        }
+        finally
+        {
+            await connection.DisposeAsync();
+        }
     }
 
     private interface ICustomFeature;

@@ -224,6 +224,33 @@ public sealed class ConnectionSemanticsTests
         await connection.DisposeAsync();
     }
 
+    // The peer closes first: ConnectionClosed's callbacks run while the application still holds the connection, and
+    // its dispose ends only once they have finished, as with Kestrel's Sockets transport.
+    [Theory]
+    [MemberData(nameof(Transports.All), MemberType = typeof(Transports))]
+    public async Task DisposeAsync_AfterThePeerCloses_EndsOnlyOnceTheConnectionClosedCallbacksHaveRun(TransportKind kind)
+    {
+        await using ListenerScope scope = await ListenerScope.StartAsync(kind);
+        Socket client = await scope.ConnectAsync();
+        ConnectionContext connection = await scope.AcceptAsync();
+        TaskCompletionSource entered = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        using ManualResetEventSlim release = new();
+        using CancellationTokenRegistration registration = connection.ConnectionClosed.Register(() =>
+        {
+            entered.SetResult();
+            release.Wait();
+        });
+
+        client.Close();
+        await entered.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        Task disposing = connection.DisposeAsync().AsTask();
+        Task first = await Task.WhenAny(disposing, Task.Delay(1000));
+        release.Set();
+
+        Assert.NotSame(disposing, first); // the dispose waited for the callback
+        await disposing.WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
     // The order every HTTP/1.1 "Connection: close" takes: the application completes its output and disposes while the
     // peer still holds its end. ConnectionClosed and the end of DisposeAsync are signalled together then, closed first,
     // and what follows the dispose never runs on a loop thread.

@@ -133,11 +133,13 @@ public sealed class HttpFunctionalTests
     public async Task ClientAbortMidBody_FailsTheBodyReadAndServerGoesOn(TransportKind kind)
     {
         TaskCompletionSource<Exception?> bodyReadOutcome = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        TaskCompletionSource bodyReadStarted = new(TaskCreationOptions.RunContinuationsAsynchronously);
         await using TestWebHost host = await TestWebHost.StartAsync(kind, app =>
         {
             TestEndpoints.Map(app);
             app.MapPost("/slow-upload", async (HttpContext context) =>
             {
+                bodyReadStarted.TrySetResult();
                 try
                 {
                     await context.Request.Body.CopyToAsync(Stream.Null);
@@ -154,7 +156,10 @@ public sealed class HttpFunctionalTests
         {
             await http.SendAsync("POST /slow-upload HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000000\r\n\r\n");
             await http.SendAsync(new byte[10_000]);
-            await Task.Delay(100); // let the server start reading the body before the reset
+            // Reset only once the request is in the application's hands: a reset that lands while the request still
+            // waits in the socket fails the connection's input before the request is parsed (on any transport, as the
+            // pipe then reports the error ahead of unread data), and no handler would ever run.
+            await bodyReadStarted.Task.WaitAsync(TimeSpan.FromSeconds(10));
             http.Reset();
         }
 

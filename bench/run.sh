@@ -2,8 +2,8 @@
 # The performance suite: samples/WebServer on the MNet transport (epoll backend, the portable backend on
 # .NET's socket engine, and the io_uring backend) against the same app on Kestrel's Sockets transport, and raw TCP echo on the standalone
 # server (bench/echo.sh), in one run. Rounds alternate between the transports; each value is the median of the
-# rounds. Writes a table (value per transport, ratios, targets, the commands) and a bar chart of the MNet (epoll)
-# ratios.
+# rounds. Writes a table (value per transport, ratios, targets, the commands) and a bar chart of the epoll and
+# io_uring ratios to Sockets.
 #   bench/run.sh           # 3 rounds, 10 s per measurement, 10,000 idle connections: bench/results/latest.{md,png}
 #   bench/run.sh --quick   # 1 round, 3 s, 2,000 idle connections: bench/results/quick.{md,png} (not kept)
 # HTTP scenarios (wrk -t2 -c256), each twice: pinned (server on core 0, wrk on core 1) for requests/s and the
@@ -207,6 +207,8 @@ PORTABLE_TARGET=">=0.90"
 IOURING_TARGET=">=1.10"
 iouring_target() { [[ $1 == plaintext_rps* ]] && echo "$IOURING_TARGET"; }
 portable_target() { [[ $1 == *_rps* || $1 == echo_mbps || $1 == pingpong_msgs_per_s ]] && echo "$PORTABLE_TARGET"; }
+# ratios.gp colours a bar by this: 1 target met, 0 missed, 2 no target.
+plot_status() { [ -z "$2" ] && echo 2 || { [ "$(met "$1" "$2")" = yes ] && echo 1 || echo 0; }; }
 ratio_of() { awk -v m="$1" -v s="$2" 'BEGIN { printf "%.2f", m / s }'; }
 met() {  # met RATIO TARGET -> yes / no / ""
   [ -z "$2" ] && return 0
@@ -225,8 +227,8 @@ mkdir -p bench/results
     u=$(median "iouring/$key" 2) ur=$(ratio_of "$u" "$s") ue=$(ratio_of "$u" "$m")
     echo "| $scenario | $metric | $m | $s | $r | ${target:-} | $(met "$r" "$target") | $p | $pr | $(met "$pr" "$(portable_target "$key")") | $u | $ur | $(met "$ur" "$target") | $ue | $(met "$ue" "$(iouring_target "$key")") |"
     direction=$([[ $target == "<="* || $key == *cpu* || $key == *p99* || $key == *rss* || $key == idle_* ]] && echo "↓" || echo "↑")
-    status=$([ -z "$target" ] && echo 2 || { [ "$(met "$r" "$target")" = yes ] && echo 1 || echo 0; })
-    printf '"%s: %s %s"\t%s\t%s\t%s\n' "$scenario" "$metric" "$direction" "$r" "$status" "${target:2}" >>"$work/plot.dat"
+    printf '"%s: %s %s"\t%s\t%s\t%s\t%s\t%s\n' "$scenario" "$metric" "$direction" \
+      "$r" "$(plot_status "$r" "$target")" "${target:2}" "$ur" "$(plot_status "$ur" "$target")" >>"$work/plot.dat"
   done
   echo
   echo "Median of $ROUNDS rounds, MNet (epoll), MNet portable, MNet io_uring and Sockets alternating; server on core 0 and wrk on core 1 except where unpinned."

@@ -91,11 +91,14 @@ public sealed class EventLoopTests
             Task producer = Task.Factory.StartNew(() =>
             {
                 start.SignalAndWait();
-                // Keep scheduling across the loop's exit so some items land while it leaves.
+                // Keep scheduling across the loop's exit so some items land while it leaves. Paced: a producer that
+                // never lets the queue empty holds the loop in its final drain until that times out, while the queue
+                // grows by millions of items a round (gigabytes over the test).
                 while (!stop.IsCompleted || scheduled < 100)
                 {
                     loop.Schedule(_ => Interlocked.Increment(ref ran), null);
                     scheduled++;
+                    Thread.SpinWait(20);
                 }
             }, TaskCreationOptions.LongRunning);
             start.SignalAndWait();

@@ -18,13 +18,28 @@ internal static class DescriptorReserve
     private static readonly int s_limit = (int)Math.Min(Libc.DescriptorLimit() ?? int.MaxValue, int.MaxValue);
 
     /// <summary>
-    /// Whether descriptor <paramref name="fd"/>, just made, shows the process within a few reserves of its limit:
-    /// descriptors are numbered lowest free first, so every one below it was taken.
+    /// Whether descriptor <paramref name="fd"/>, just made, shows fewer than <paramref name="headroom"/> descriptors
+    /// left: they are numbered lowest free first, so every one below it was taken.
     /// </summary>
-    public static bool IsNearLimit(int fd) => fd >= s_limit - 4 * Size;
+    public static bool IsWithin(int fd, int headroom) => fd >= s_limit - headroom;
 
-    /// <summary>Whether descriptor <paramref name="fd"/>, just made, shows at least half the process's limit free.</summary>
-    public static bool IsFarFromLimit(int fd) => fd < s_limit / 2;
+    /// <summary>
+    /// Whether descriptor <paramref name="fd"/>, just made, shows at least twice <paramref name="headroom"/> left
+    /// (and half the limit free): far enough from <see cref="IsWithin"/> that the two do not take turns.
+    /// </summary>
+    public static bool IsFarFrom(int fd, int headroom) => fd < Math.Min(s_limit / 2, s_limit - 2 * headroom);
+
+    /// <summary>The descriptor the process would be given next, the lowest free one (the limit if none is).</summary>
+    public static int LowestFree()
+    {
+        int fd = Libc.EventFd(0, Libc.EFD_CLOEXEC);
+        if (fd < 0)
+        {
+            return s_limit;
+        }
+        Libc.Close(fd);
+        return fd;
+    }
 
     /// <summary>An acceptor starts: the reserve is taken if it can be.</summary>
     public static void AddAcceptor()

@@ -16,6 +16,13 @@ internal sealed class IoUringAcceptor : TimerEntry, ICompletionHandler, ILoopRes
     private const byte AcceptOperation = 1;
     private const int BackoffMilliseconds = 100;
 
+    // What one multishot accept may take at once: the whole accept queue (at most net.core.somaxconn, 4096 by
+    // default), plus a margin for the process's own descriptors.
+    private const int MultishotHeadroom = 4096 + 64;
+
+    // Descriptors a single accept leaves free besides the reserve.
+    private const int SpareDescriptors = 2;
+
     private readonly NativeConnectionListener _listener;
     private readonly IoUringPoller _ring;
     private int _fd;
@@ -24,7 +31,7 @@ internal sealed class IoUringAcceptor : TimerEntry, ICompletionHandler, ILoopRes
     private bool _armed;
     private bool _paused;
     private bool _stopped;
-    private bool _scarce; // near the descriptor limit: single accepts (UpdateScarcity)
+    private bool _scarce; // too near the descriptor limit for a multishot: single accepts (UpdateScarcity)
 
     public IoUringAcceptor(int fd, EventLoop loop, NativeConnectionListener listener)
     {
@@ -41,6 +48,7 @@ internal sealed class IoUringAcceptor : TimerEntry, ICompletionHandler, ILoopRes
     {
         _registration = Loop.Track(this);
         _id = _ring.Register(this);
+        _scarce = DescriptorReserve.IsWithin(DescriptorReserve.LowestFree(), MultishotHeadroom);
         ArmWhileReserveHeld();
     }
 
@@ -133,13 +141,15 @@ internal sealed class IoUringAcceptor : TimerEntry, ICompletionHandler, ILoopRes
 
     /// <summary>
     /// Near the descriptor limit, accepts go one at a time, each only while the reserve is held, as the epoll acceptor
-    /// does: a multishot accept drains the whole queue up to the limit at once, leaving the runtime no descriptor (it
-    /// then cannot start a thread) until the loop has served every completion before the EMFILE. Descriptors are
-    /// numbered lowest free first, so the accepted one says how near the limit the process is.
+    /// does. A multishot accept takes the whole queue at once, in the kernel: up to the limit, it would leave the
+    /// runtime no descriptor until the loop had served every completion before the EMFILE, and a thread-pool thread
+    /// that needs one then (to load an assembly, say) ends the process ("Out of memory."). So a multishot runs only
+    /// while a full queue fits under the limit. Descriptors are numbered lowest free first, so the accepted one says
+    /// how near the limit the process is.
     /// </summary>
     private void UpdateScarcity(int fd)
     {
-        if (!_scarce && DescriptorReserve.IsNearLimit(fd))
+        if (!_scarce && DescriptorReserve.IsWithin(fd, MultishotHeadroom))
         {
             _scarce = true;
             if (_armed)
@@ -147,7 +157,7 @@ internal sealed class IoUringAcceptor : TimerEntry, ICompletionHandler, ILoopRes
                 _ring.Cancel(_id, AcceptOperation); // its last completion arms a single accept
             }
         }
-        else if (_scarce && DescriptorReserve.IsFarFromLimit(fd))
+        else if (_scarce && DescriptorReserve.IsFarFrom(fd, MultishotHeadroom))
         {
             _scarce = false;
         }
@@ -158,6 +168,14 @@ internal sealed class IoUringAcceptor : TimerEntry, ICompletionHandler, ILoopRes
         if (!DescriptorReserve.TryHold())
         {
             PauseAccepting(Errno.EMFILE); // short of descriptors: the reserve could not be taken back
+            return;
+        }
+        if (_scarce && DescriptorReserve.IsWithin(DescriptorReserve.LowestFree(), SpareDescriptors + 1))
+        {
+            // This accept would leave the process (nearly) none until its completion is served, a loop turn later;
+            // the epoll acceptor meets EMFILE in the same call instead.
+            DescriptorReserve.Release();
+            PauseAccepting(Errno.EMFILE);
             return;
         }
         Arm();

@@ -21,8 +21,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 case "${1:-}" in
-  --quick) ROUNDS=1 DURATION=3s WARMUP=2s SCENARIO_WARMUP=1s IDLE_CONNECTIONS=2000 ECHO_BYTES=268435456 ECHO_SECONDS=2 NAME=quick ;;
-  "") ROUNDS=3 DURATION=10s WARMUP=10s SCENARIO_WARMUP=2s IDLE_CONNECTIONS=10000 ECHO_BYTES=1073741824 ECHO_SECONDS=5 NAME=latest ;;
+  --quick) ROUNDS=1 DURATION=3s WARMUP_STEP=2 WARMUP_MIN=4 WARMUP_MAX=10 SCENARIO_WARMUP=1s IDLE_CONNECTIONS=2000 ECHO_BYTES=268435456 ECHO_SECONDS=2 NAME=quick ;;
+  "") ROUNDS=3 DURATION=10s WARMUP_STEP=5 WARMUP_MIN=20 WARMUP_MAX=90 SCENARIO_WARMUP=2s IDLE_CONNECTIONS=10000 ECHO_BYTES=1073741824 ECHO_SECONDS=5 NAME=latest ;;
   *) echo "usage: bench/run.sh [--quick]" >&2; exit 2 ;;
 esac
 PORT=${PORT:-5080}
@@ -88,15 +88,29 @@ wrk_for() {
   esac
 }
 
-# Every HTTP scenario on one server, pinned (server core 0, wrk core 1) or unpinned. The server warms up for
-# WARMUP (our assembly is not ReadyToRun like the shared framework, so its tiered JIT needs a few seconds of
-# load on one core), and each scenario for SCENARIO_WARMUP before it is measured.
+# Loads a fresh server with plaintext in runs of WARMUP_STEP seconds until two runs in a row agree within 5%,
+# for WARMUP_MIN seconds at least and WARMUP_MAX at most, and records how long that took. The tiered JIT and
+# its dynamic PGO settle at different times on different transports: under load on one core, MNet's loop
+# dips for about 20 s while its hot methods run instrumented, and Sockets climbs for as long.
+warm_up() {
+  local t=$1 suffix=$2 elapsed=0 previous=0 now
+  while [ "$elapsed" -lt "$WARMUP_MAX" ]; do
+    now=$(wrk_for plaintext "${WARMUP_STEP}s" | rps)
+    elapsed=$((elapsed + WARMUP_STEP))
+    [ "$elapsed" -ge "$WARMUP_MIN" ] && awk -v a="$previous" -v b="$now" 'BEGIN { exit !(a > 0 && b > 0.95 * a && b < 1.05 * a) }' && break
+    previous=$now
+  done
+  record "$t" "warmup_s$suffix" "$elapsed"
+}
+
+# Every HTTP scenario on one server, pinned (server core 0, wrk core 1) or unpinned: the server warms up
+# (warm_up), and each scenario for SCENARIO_WARMUP more before it is measured.
 http_round() {
   local t=$1 pinning=$2 suffix="" out before after
   load=()
   if [ "$pinning" = pinned ]; then load=("${load_core[@]}"); else suffix=_unpinned; fi
   start_server "$t" "$pinning"
-  wrk_for plaintext "$WARMUP" >/dev/null
+  warm_up "$t" "$suffix"
   for scenario in plaintext pipelined page churn; do
     wrk_for "$scenario" "$SCENARIO_WARMUP" >/dev/null
     before=$(cpu_ticks "$server_pid")
@@ -232,7 +246,7 @@ mkdir -p bench/results
   done
   echo
   echo "Median of $ROUNDS rounds, MNet (epoll), MNet portable, MNet io_uring and Sockets alternating; server on core 0 and wrk on core 1 except where unpinned."
-  echo "Each server warms up for $WARMUP, each scenario for $SCENARIO_WARMUP more, then is measured for $DURATION."
+  echo "Each server warms up with plaintext in ${WARMUP_STEP} s runs until two in a row agree within 5% (${WARMUP_MIN} s at least, ${WARMUP_MAX} s at most; median seconds taken, pinned / unpinned: epoll $(median mnet/warmup_s 2) / $(median mnet/warmup_s_unpinned 2), portable $(median portable/warmup_s 2) / $(median portable/warmup_s_unpinned 2), io_uring $(median iouring/warmup_s 2) / $(median iouring/warmup_s_unpinned 2), Sockets $(median sockets/warmup_s 2) / $(median sockets/warmup_s_unpinned 2)), each scenario for $SCENARIO_WARMUP more, then is measured for $DURATION."
   echo "$(nproc) cores, $(uname -r), $(dotnet --version) SDK; command: \`bench/run.sh${1:+ $1}\`. Load commands:"
   echo
   echo "- plaintext: \`wrk -t2 -c256 -d$DURATION --latency $BASE/plaintext\`"

@@ -25,7 +25,7 @@ ticks_per_second=$(getconf CLK_TCK)
 server_core=() load_core=()
 [ "$PIN" = 1 ] && server_core=(taskset -c 0) load_core=(taskset -c 1)
 cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }   # utime + stime
-field() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p"; }
+field() { sed -n "s/\(^\|.* \)$1=\([0-9.]*\).*/\2/p"; }
 
 # Waits for the server just started as $server_pid to print "ready" to $work/server.log.
 wait_until_ready() {

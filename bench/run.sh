@@ -37,91 +37,28 @@ install_tools wrk:wrk gnuplot:gnuplot-nox
 gcdump=$(command -v dotnet-gcdump || echo "$HOME/.dotnet/tools/dotnet-gcdump")
 [ -x "$gcdump" ] || dotnet tool install -g dotnet-gcdump --version 10.0.750501 >/dev/null
 gcc -O2 -Wall -Wextra -Werror -o "$work/idle-load" bench/idle-load.c
-dotnet build samples/WebServer -c Release -v quiet -nologo >/dev/null
-server_dll=samples/WebServer/bin/Release/net10.0/WebServer.dll
-
-# Starts the WebServer on transport $1 (mnet: epoll, portable / iouring: MNet's other backends, sockets), on core 0 when
-# $2 is "pinned", and waits until it answers.
-start_server() {
-  local core=() transport=(--transport "$1")
-  [ "$2" = pinned ] && core=("${server_core[@]}")
-  [ "$1" = mnet ] && transport=(--transport mnet --backend epoll)
-  [ "$1" = portable ] && transport=(--transport mnet --backend portable)
-  [ "$1" = iouring ] && transport=(--transport mnet --backend iouring)
-  "${core[@]}" dotnet "$server_dll" "${transport[@]}" --urls "$BASE" >"$work/server.log" 2>&1 &
-  server_pid=$!
-  for _ in $(seq 1 150); do
-    curl -fs -o /dev/null "$BASE/plaintext" && return 0
-    sleep 0.1
-  done
-  echo "$1 server did not start: $(cat "$work/server.log")" >&2
-  return 1
-}
-
-stop_server() {
-  kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=""
-}
+source bench/web.sh
 
 record() {  # record TRANSPORT METRIC VALUE
   echo "$1/$2 $3" >>"$work/rounds"
   printf '  %-8s %-22s %s\n' "$1" "$2" "$3" >&2
 }
 
-# wrk's output: requests/s, the p99 latency in ms; a warning about errors.
-rps() { awk '/Requests\/sec/ { printf "%.0f", $2 }'; }
-p99_ms() { awk '$1 == "99%" { v = $2 + 0; if ($2 ~ /us$/) v /= 1000; else if ($2 ~ /[^m]s$/) v *= 1000; printf "%.2f", v }'; }
-check_errors() {
-  local errors
-  errors=$(wrk_errors <<<"$2")
-  [ -z "$errors" ] || echo "warning: wrk reported errors ($1): $errors" >&2
-}
-
-# Runs wrk with scenario $1's load for $2, extra wrk options after; on core 1 when the round is pinned.
-wrk_for() {
-  local scenario=$1 duration=$2; shift 2
-  local run=("${load[@]}" wrk -t2 -c256 -d"$duration" "$@")
-  case $scenario in
-    plaintext) "${run[@]}" "$BASE/plaintext" ;;
-    pipelined) "${run[@]}" -s bench/pipeline.lua "$BASE/plaintext" -- 16 ;;
-    page) "${run[@]}" "$BASE/" ;;
-    churn) "${run[@]}" -H "Connection: close" "$BASE/plaintext" ;;
-  esac
-}
-
-# Loads a fresh server with plaintext in runs of WARMUP_STEP seconds until two runs in a row agree within 5%,
-# for WARMUP_MIN seconds at least and WARMUP_MAX at most, and records how long that took. The tiered JIT and
-# its dynamic PGO settle at different times on different transports: under load on one core, MNet's loop
-# dips for about 20 s while its hot methods run instrumented, and Sockets climbs for as long.
-warm_up() {
-  local t=$1 suffix=$2 elapsed=0 previous=0 now
-  while [ "$elapsed" -lt "$WARMUP_MAX" ]; do
-    now=$(wrk_for plaintext "${WARMUP_STEP}s" | rps)
-    elapsed=$((elapsed + WARMUP_STEP))
-    [ "$elapsed" -ge "$WARMUP_MIN" ] && awk -v a="$previous" -v b="$now" 'BEGIN { exit !(a > 0 && b > 0.95 * a && b < 1.05 * a) }' && break
-    previous=$now
-  done
-  record "$t" "warmup_s$suffix" "$elapsed"
-}
-
 # Every HTTP scenario on one server, pinned (server core 0, wrk core 1) or unpinned: the server warms up
 # (warm_up), and each scenario for SCENARIO_WARMUP more before it is measured.
 http_round() {
-  local t=$1 pinning=$2 suffix="" out before after
+  local t=$1 pinning=$2 suffix="" values
   load=()
   if [ "$pinning" = pinned ]; then load=("${load_core[@]}"); else suffix=_unpinned; fi
   start_server "$t" "$pinning"
-  warm_up "$t" "$suffix"
+  record "$t" "warmup_s$suffix" "$(warm_up)"
   for scenario in plaintext pipelined page churn; do
-    wrk_for "$scenario" "$SCENARIO_WARMUP" >/dev/null
-    before=$(cpu_ticks "$server_pid")
-    out=$(wrk_for "$scenario" "$DURATION" --latency)
-    after=$(cpu_ticks "$server_pid")
-    check_errors "$t $scenario $pinning" "$out"
-    record "$t" "${scenario}_rps$suffix" "$(rps <<<"$out")"
-    [ "$scenario" = plaintext ] && record "$t" "plaintext_p99_ms$suffix" "$(p99_ms <<<"$out")"
+    values=$(measure_scenario "$scenario" "$DURATION" "$pinning")
+    record "$t" "${scenario}_rps$suffix" "$(field rps <<<"$values")"
+    [ "$scenario" = plaintext ] && record "$t" "plaintext_p99_ms$suffix" "$(field p99_ms <<<"$values")"
     if [ "$pinning" = pinned ]; then
-      record "$t" "${scenario}_cpu_us" "$(awk -v t=$((after - before)) -v hz="$ticks_per_second" -v n="$(wrk_requests <<<"$out")" 'BEGIN { printf "%.2f", t / hz * 1e6 / n }')"
-      [ "$scenario" = plaintext ] && record "$t" plaintext_rss_mib "$(awk '/VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$server_pid/status")"
+      record "$t" "${scenario}_cpu_us" "$(field cpu_us <<<"$values")"
+      [ "$scenario" = plaintext ] && record "$t" plaintext_rss_mib "$(field rss_mib <<<"$values")"
     fi
   done
   stop_server

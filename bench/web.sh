@@ -1,0 +1,89 @@
+# Sourced by bench/run.sh and bench/ab.sh, after bench/common.sh: samples/WebServer under wrk. Expects BASE, and
+# WARMUP_STEP, WARMUP_MIN and WARMUP_MAX (seconds) for warm_up; the caller sets load to the wrk prefix
+# (load_core's, or empty when unpinned).
+
+dotnet build samples/WebServer -c Release -v quiet -nologo >/dev/null
+server_dll=samples/WebServer/bin/Release/net10.0/WebServer.dll
+load=()
+
+# start_server VARIANT PINNING: starts the WebServer, on core 0 when PINNING is "pinned", and waits until it answers.
+# VARIANT is a transport (mnet: MNet on epoll; portable and iouring: MNet's other backends; sockets: Kestrel's Sockets
+# transport), then any more WebServer options, e.g. "iouring --inline true".
+start_server() {
+  local core=() name options
+  read -r name options <<<"$1"
+  [ "$2" = pinned ] && core=("${server_core[@]}")
+  case $name in
+    mnet) name="mnet --backend epoll" ;;
+    portable|iouring) name="mnet --backend $name" ;;
+    sockets) ;;
+  esac
+  # shellcheck disable=SC2086 # the options are words on purpose
+  "${core[@]}" dotnet "$server_dll" --transport $name $options --urls "$BASE" >"$work/server.log" 2>&1 &
+  server_pid=$!
+  for _ in $(seq 1 150); do
+    curl -fs -o /dev/null "$BASE/plaintext" && return 0
+    sleep 0.1
+  done
+  echo "$1 server did not start: $(cat "$work/server.log")" >&2
+  return 1
+}
+
+stop_server() {
+  kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=""
+}
+
+# wrk's output: requests/s, the p99 latency in ms; a warning about errors.
+rps() { awk '/Requests\/sec/ { printf "%.0f", $2 }'; }
+p99_ms() { awk '$1 == "99%" { v = $2 + 0; if ($2 ~ /us$/) v /= 1000; else if ($2 ~ /[^m]s$/) v *= 1000; printf "%.2f", v }'; }
+check_errors() {
+  local errors
+  errors=$(wrk_errors <<<"$2")
+  [ -z "$errors" ] || echo "warning: wrk reported errors ($1): $errors" >&2
+}
+
+# Runs wrk with scenario $1's load for $2, extra wrk options after.
+wrk_for() {
+  local scenario=$1 duration=$2; shift 2
+  local run=("${load[@]}" wrk -t2 -c256 -d"$duration" "$@")
+  case $scenario in
+    plaintext) "${run[@]}" "$BASE/plaintext" ;;
+    pipelined) "${run[@]}" -s bench/pipeline.lua "$BASE/plaintext" -- 16 ;;
+    page) "${run[@]}" "$BASE/" ;;
+    churn) "${run[@]}" -H "Connection: close" "$BASE/plaintext" ;;
+  esac
+}
+
+# Loads a fresh server with plaintext in runs of WARMUP_STEP seconds until two runs in a row agree within 5%,
+# for WARMUP_MIN seconds at least and WARMUP_MAX at most, and prints how long that took. The tiered JIT and
+# its dynamic PGO settle at different times on different transports: under load on one core, MNet's loop
+# dips for about 20 s while its hot methods run instrumented, and Sockets climbs for as long.
+warm_up() {
+  local elapsed=0 previous=0 now
+  while [ "$elapsed" -lt "$WARMUP_MAX" ]; do
+    now=$(wrk_for plaintext "${WARMUP_STEP}s" | rps)
+    elapsed=$((elapsed + WARMUP_STEP))
+    [ "$elapsed" -ge "$WARMUP_MIN" ] && awk -v a="$previous" -v b="$now" 'BEGIN { exit !(a > 0 && b > 0.95 * a && b < 1.05 * a) }' && break
+    previous=$now
+  done
+  echo "$elapsed"
+}
+
+# measure_scenario SCENARIO DURATION PINNING: loads the running server with the scenario for DURATION (after
+# SCENARIO_WARMUP of the same load) and prints "rps=… p99_ms=…", plus "cpu_us=…" (the server's CPU µs per request)
+# and "rss_mib=…" (its peak RSS so far) when PINNING is "pinned".
+measure_scenario() {
+  local scenario=$1 duration=$2 pinning=$3 out before after
+  wrk_for "$scenario" "$SCENARIO_WARMUP" >/dev/null
+  before=$(cpu_ticks "$server_pid")
+  out=$(wrk_for "$scenario" "$duration" --latency)
+  after=$(cpu_ticks "$server_pid")
+  check_errors "$scenario $pinning" "$out"
+  printf 'rps=%s p99_ms=%s' "$(rps <<<"$out")" "$(p99_ms <<<"$out")"
+  if [ "$pinning" = pinned ]; then
+    printf ' cpu_us=%s rss_mib=%s' \
+      "$(awk -v t=$((after - before)) -v hz="$ticks_per_second" -v n="$(wrk_requests <<<"$out")" 'BEGIN { printf "%.2f", t / hz * 1e6 / n }')" \
+      "$(awk '/VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$server_pid/status")"
+  fi
+  echo
+}

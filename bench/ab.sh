@@ -6,7 +6,10 @@
 #   bench/ab.sh churn iouring mnet sockets                      # pinned: server on core 0, wrk on core 1
 #   bench/ab.sh --unpinned page,plaintext iouring sockets
 #   bench/ab.sh --rounds 3 plaintext "iouring --inline true" iouring
-# A variant is a transport (mnet for epoll, portable, iouring, sockets) and any more WebServer options.
+# A variant is a transport (mnet for epoll, portable, iouring, sockets) and any more WebServer options; a directory and
+# a colon before it run the sample built there, to compare builds:
+#   cp -r samples/WebServer/bin/Release/net10.0 /tmp/before   # then change, and:
+#   bench/ab.sh churn /tmp/before:mnet mnet
 # Scenarios: plaintext, pipelined, page, churn. Metrics: requests/s and p99 latency (ms); pinned, also the server's
 # CPU µs per request and its peak RSS (MiB) so far.
 set -euo pipefail
@@ -41,7 +44,9 @@ for scenario in "${SCENARIOS[@]}"; do
   [[ " plaintext pipelined page churn " == *" $scenario "* ]] || { echo "unknown scenario: $scenario" >&2; usage; }
 done
 for v in "${VARIANTS[@]}"; do
-  [[ " mnet portable iouring sockets " == *" ${v%% *} "* ]] || { echo "unknown transport: ${v%% *}" >&2; usage; }
+  transport=${v%% *} transport=${transport##*:}
+  [[ " mnet portable iouring sockets " == *" $transport "* ]] || { echo "unknown transport: $transport" >&2; usage; }
+  [[ ${v%% *} != *:* || -f ${v%%:*}/WebServer.dll ]] || { echo "no WebServer.dll in ${v%%:*}" >&2; usage; }
 done
 for round in $(seq 1 "$ROUNDS"); do
   for v in "${!VARIANTS[@]}"; do

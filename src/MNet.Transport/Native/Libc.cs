@@ -56,6 +56,7 @@ internal static unsafe partial class Libc
     public const int MSG_TRUNC = 0x20;
     public const int MSG_WAITALL = 0x100;
     public const int MSG_NOSIGNAL = 0x4000;
+    public const int MSG_MORE = 0x8000;
 
     public const int EPOLL_CLOEXEC = 0x80000;
     public const int EPOLL_CTL_ADD = 1;

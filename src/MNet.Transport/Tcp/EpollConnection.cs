@@ -169,9 +169,10 @@ internal sealed partial class EpollConnection : TcpConnection, IPollHandler
                 }
 
                 ReadOnlySequence<byte> buffer = result.Buffer;
+                int flags = SendFlags(result);
                 while (!buffer.IsEmpty)
                 {
-                    long sent = SendAvailable(buffer, out bool socketFull);
+                    long sent = SendAvailable(buffer, flags, out bool socketFull);
                     if (sent > 0)
                     {
                         MarkActive();
@@ -219,14 +220,14 @@ internal sealed partial class EpollConnection : TcpConnection, IPollHandler
     /// segments); <paramref name="socketFull"/> tells whether the kernel took less than it was offered, so that only
     /// an EPOLLOUT edge can make progress.
     /// </summary>
-    private unsafe long SendAvailable(in ReadOnlySequence<byte> buffer, out bool socketFull)
+    private unsafe long SendAvailable(in ReadOnlySequence<byte> buffer, int flags, out bool socketFull)
     {
         if (buffer.IsSingleSegment)
         {
             ReadOnlySpan<byte> span = buffer.FirstSpan;
             fixed (byte* data = span)
             {
-                long sent = SendBytes(data, span.Length);
+                long sent = SendBytes(data, span.Length, flags);
                 socketFull = sent < span.Length;
                 return sent;
             }
@@ -253,7 +254,7 @@ internal sealed partial class EpollConnection : TcpConnection, IPollHandler
                     break;
                 }
             }
-            long sent = SendVectors(vectors, count);
+            long sent = SendVectors(vectors, count, flags);
             socketFull = sent < offered;
             return sent;
         }
@@ -266,12 +267,12 @@ internal sealed partial class EpollConnection : TcpConnection, IPollHandler
         }
     }
 
-    private unsafe long SendBytes(byte* data, int length)
+    private unsafe long SendBytes(byte* data, int length, int flags)
     {
         long total = 0;
         while (total < length)
         {
-            nint sent = Libc.Send(_fd, data + total, length - (nint)total, Libc.MSG_NOSIGNAL);
+            nint sent = Libc.Send(_fd, data + total, length - (nint)total, flags);
             if (sent >= 0)
             {
                 total += sent;
@@ -285,12 +286,12 @@ internal sealed partial class EpollConnection : TcpConnection, IPollHandler
         return total;
     }
 
-    private unsafe long SendVectors(IOVector* vectors, int count)
+    private unsafe long SendVectors(IOVector* vectors, int count, int flags)
     {
         MessageHeader message = new() { IOVectors = vectors, IOVectorCount = (nuint)count };
         while (true)
         {
-            nint sent = Libc.SendMsg(_fd, &message, Libc.MSG_NOSIGNAL);
+            nint sent = Libc.SendMsg(_fd, &message, flags);
             if (sent >= 0)
             {
                 return sent;

@@ -194,13 +194,14 @@ internal sealed partial class IoUringConnection : TcpConnection, ICompletionHand
                 }
 
                 ReadOnlySequence<byte> buffer = result.Buffer;
+                int flags = SendFlags(result);
                 while (!buffer.IsEmpty)
                 {
                     // Awaited here, not in a helper: this method's state machine is made once per connection, a
                     // helper's would be made per send.
                     try
                     {
-                        SubmitSends(buffer);
+                        SubmitSends(buffer, flags);
                         await _sent.WaitAsync().ConfigureAwait(false);
                     }
                     finally
@@ -446,7 +447,7 @@ internal sealed partial class IoUringConnection : TcpConnection, ICompletionHand
     /// (MSG_WAITALL, which the kernel retries on a stream socket), so a chain breaks only where a send fails or ends
     /// short, and the sends after that one complete as cancelled.
     /// </summary>
-    private unsafe void SubmitSends(in ReadOnlySequence<byte> buffer)
+    private unsafe void SubmitSends(in ReadOnlySequence<byte> buffer, int flags)
     {
         if (buffer.IsSingleSegment)
         {
@@ -455,7 +456,7 @@ internal sealed partial class IoUringConnection : TcpConnection, ICompletionHand
             sqe->Opcode = IoUring.OP_SEND;
             sqe->Address = (ulong)_pin.Pointer;
             sqe->Length = (uint)buffer.First.Length;
-            PrepareSend(sqe);
+            PrepareSend(sqe, flags);
             _sendsInFlight = 1;
             return;
         }
@@ -473,7 +474,7 @@ internal sealed partial class IoUringConnection : TcpConnection, ICompletionHand
             }
             if (count == MaxSendSegments)
             {
-                last = SubmitSendMessage(&vectors[_sendsInFlight++], count);
+                last = SubmitSendMessage(&vectors[_sendsInFlight++], count, flags);
                 count = 0;
                 if (_sendsInFlight == MaxLinkedSends)
                 {
@@ -485,26 +486,26 @@ internal sealed partial class IoUringConnection : TcpConnection, ICompletionHand
         }
         if (count > 0)
         {
-            last = SubmitSendMessage(&vectors[_sendsInFlight++], count);
+            last = SubmitSendMessage(&vectors[_sendsInFlight++], count, flags);
         }
         last->Flags &= unchecked((byte)~IoUring.SQE_IO_LINK); // the chain ends here
     }
 
-    private unsafe IoUringSqe* SubmitSendMessage(SendVectors* vectors, int count)
+    private unsafe IoUringSqe* SubmitSendMessage(SendVectors* vectors, int count, int flags)
     {
         vectors->Message = new MessageHeader { IOVectors = (IOVector*)&vectors->Vectors, IOVectorCount = (nuint)count };
         IoUringSqe* sqe = _ring.GetSqe(_id, SendOperation);
         sqe->Opcode = IoUring.OP_SENDMSG;
         sqe->Address = (ulong)&vectors->Message;
         sqe->Flags = IoUring.SQE_IO_LINK;
-        PrepareSend(sqe);
+        PrepareSend(sqe, flags);
         return sqe;
     }
 
-    private unsafe void PrepareSend(IoUringSqe* sqe)
+    private unsafe void PrepareSend(IoUringSqe* sqe, int flags)
     {
         IoUringPoller.SetFile(sqe, _fd, _fileSlot);
-        sqe->OperationFlags = (uint)(Libc.MSG_NOSIGNAL | Libc.MSG_WAITALL);
+        sqe->OperationFlags = (uint)(flags | Libc.MSG_WAITALL);
     }
 
     /// <summary>One send of the chain completed: its bytes count, and a real failure wins over a cancel or EAGAIN.</summary>

@@ -32,6 +32,28 @@ public sealed class ConnectionSemanticsTests
         await connection.DisposeAsync();
     }
 
+    // A response the application completes the output after (as HTTP's "Connection: close") leaves with the FIN in one
+    // segment, not two. The client counts what it received: the SYN-ACK, then the bytes and the FIN.
+    [Theory]
+    [InlineData(TransportKind.Epoll)]
+    [InlineData(TransportKind.IoUring)]
+    public async Task OutputCompletedRightAfterAWrite_LeavesWithTheFinInOneSegment(TransportKind kind)
+    {
+        const int TcpInfo = 11, SegmentsInOffset = 140; // TCP_INFO; struct tcp_info's tcpi_segs_in
+        await using ListenerScope scope = await ListenerScope.StartAsync(kind);
+        using Socket client = await scope.ConnectAsync();
+        ConnectionContext connection = await scope.AcceptAsync();
+
+        connection.Transport.Output.Write(Encoding.ASCII.GetBytes("bye"));
+        await connection.Transport.Output.CompleteAsync();
+        Assert.Equal("bye", Encoding.ASCII.GetString(await PipeDrain.ReceiveToEndAsync(client)));
+
+        byte[] info = new byte[256];
+        Assert.True(client.GetRawSocketOption((int)SocketOptionLevel.Tcp, TcpInfo, info) >= SegmentsInOffset + 4);
+        Assert.Equal(2u, BitConverter.ToUInt32(info, SegmentsInOffset));
+        await connection.DisposeAsync();
+    }
+
     // Hundreds of connections whose application reads nothing while their peers keep sending, all on one loop: what
     // they buffer is bounded per connection, and receive buffers the loop shares (io_uring's provided buffers) are
     // not held by them, so a connection that does read still gets its bytes.

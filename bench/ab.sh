@@ -11,7 +11,7 @@
 #   cp -r samples/WebServer/bin/Release/net10.0 /tmp/before   # then change, and:
 #   bench/ab.sh churn /tmp/before:mnet mnet
 # Scenarios: plaintext, pipelined, page, churn. Metrics: requests/s and p99 latency (ms); pinned, also the server's
-# CPU µs per request and its peak RSS (MiB) so far.
+# CPU µs per request, its peak RSS (MiB) so far, and how busy wrk's core was (%).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,7 +38,7 @@ install_tools wrk:wrk
 source bench/web.sh
 [ "$PINNING" = pinned ] && load=("${load_core[@]}")
 METRICS=(rps p99_ms)
-[ "$PINNING" = pinned ] && METRICS+=(cpu_us rss_mib)
+[ "$PINNING" = pinned ] && METRICS+=(cpu_us rss_mib load_busy)
 
 for scenario in "${SCENARIOS[@]}"; do
   [[ " plaintext pipelined page churn " == *" $scenario "* ]] || { echo "unknown scenario: $scenario" >&2; usage; }

@@ -11,7 +11,8 @@
 #   plaintext   GET /plaintext; also p99 latency, and the peak RSS of the pinned server
 #   pipelined   GET /plaintext, 16 requests in flight per connection (bench/pipeline.lua)
 #   page        GET / (the 11 KB README)
-#   churn       GET /plaintext with "Connection: close", a new connection per request
+#   churn       GET /plaintext with "Connection: close", a new connection per request; also how busy wrk's core was
+#               (pinned): near 100%, wrk and not the server sets the requests/s
 #   idle        IDLE_CONNECTIONS keep-alive connections opened, one request each, then held
 #               (bench/idle-load.c): server RSS and live managed heap (dotnet-gcdump) increase per connection,
 #               all still served afterwards
@@ -59,6 +60,7 @@ http_round() {
     if [ "$pinning" = pinned ]; then
       record "$t" "${scenario}_cpu_us" "$(field cpu_us <<<"$values")"
       [ "$scenario" = plaintext ] && record "$t" plaintext_rss_mib "$(field rss_mib <<<"$values")"
+      [ "$scenario" = churn ] && record "$t" churn_load_busy "$(field load_busy <<<"$values")"
     fi
   done
   stop_server
@@ -147,6 +149,7 @@ ROWS=(
   "churn|requests/s|churn_rps|>=1.20"
   "churn|requests/s, unpinned|churn_rps_unpinned|>=1.20"
   "churn|server CPU µs per request|churn_cpu_us|"
+  "churn|wrk's core busy (%)|churn_load_busy|"
   "$IDLE_CONNECTIONS idle connections|RSS KiB per connection|idle_rss_per_connection|<=0.5"
   "$IDLE_CONNECTIONS idle connections|live managed heap, bytes per connection|idle_heap_per_connection|"
   "echo, 1 connection|MB/s each way|echo_mbps|"
@@ -178,6 +181,7 @@ mkdir -p bench/results
     u=$(median "iouring/$key" 2) ur=$(ratio_of "$u" "$s") ue=$(ratio_of "$u" "$m")
     echo "| $scenario | $metric | $m | $s | $r | ${target:-} | $(met "$r" "$target") | $p | $pr | $(met "$pr" "$(portable_target "$key")") | $u | $ur | $(met "$ur" "$target") | $ue | $(met "$ue" "$(iouring_target "$key")") |"
     direction=$([[ $target == "<="* || $key == *cpu* || $key == *p99* || $key == *rss* || $key == idle_* ]] && echo "↓" || echo "↑")
+    [[ $key == *load_busy ]] && continue # says whether wrk was the limit; not a ratio to chart
     printf '"%s: %s %s"\t%s\t%s\t%s\t%s\t%s\n' "$scenario" "$metric" "$direction" \
       "$r" "$(plot_status "$r" "$target")" "${target:2}" "$ur" "$(plot_status "$ur" "$target")" >>"$work/plot.dat"
   done

@@ -71,21 +71,26 @@ warm_up() {
   echo "$elapsed"
 }
 
+# The ticks core $1 has spent busy (all but idle and iowait) since boot.
+core_busy_ticks() { awk -v cpu="cpu$1" '$1 == cpu { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
+
 # measure_scenario SCENARIO DURATION PINNING: loads the running server with the scenario for DURATION (after
-# SCENARIO_WARMUP of the same load) and prints "rps=… p99_ms=…", plus "cpu_us=…" (the server's CPU µs per request)
-# and "rss_mib=…" (its peak RSS so far) when PINNING is "pinned".
+# SCENARIO_WARMUP of the same load) and prints "rps=… p99_ms=…". When PINNING is "pinned", also "cpu_us=…" (the
+# server's CPU µs per request), "rss_mib=…" (its peak RSS so far) and "load_busy=…" (how busy wrk's core was, in %:
+# near 100, the load generator and not the server sets requests/s).
 measure_scenario() {
-  local scenario=$1 duration=$2 pinning=$3 out before after
+  local scenario=$1 duration=$2 pinning=$3 out before after load_before load_after started ended
   wrk_for "$scenario" "$SCENARIO_WARMUP" >/dev/null
-  before=$(cpu_ticks "$server_pid")
+  before=$(cpu_ticks "$server_pid") load_before=$(core_busy_ticks 1) started=$(date +%s%N)
   out=$(wrk_for "$scenario" "$duration" --latency)
-  after=$(cpu_ticks "$server_pid")
+  after=$(cpu_ticks "$server_pid") load_after=$(core_busy_ticks 1) ended=$(date +%s%N)
   check_errors "$scenario $pinning" "$out"
   printf 'rps=%s p99_ms=%s' "$(rps <<<"$out")" "$(p99_ms <<<"$out")"
   if [ "$pinning" = pinned ]; then
-    printf ' cpu_us=%s rss_mib=%s' \
+    printf ' cpu_us=%s rss_mib=%s load_busy=%s' \
       "$(awk -v t=$((after - before)) -v hz="$ticks_per_second" -v n="$(wrk_requests <<<"$out")" 'BEGIN { printf "%.2f", t / hz * 1e6 / n }')" \
-      "$(awk '/VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$server_pid/status")"
+      "$(awk '/VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$server_pid/status")" \
+      "$(awk -v t=$((load_after - load_before)) -v hz="$ticks_per_second" -v ns=$((ended - started)) 'BEGIN { printf "%.0f", 100 * t / hz / (ns / 1e9) }')"
   fi
   echo
 }

@@ -10,6 +10,7 @@
 # a colon before it run the sample built there, to compare builds:
 #   cp -r samples/WebServer/bin/Release/net10.0 /tmp/before   # then change, and:
 #   bench/ab.sh churn /tmp/before:mnet mnet
+# and environment variables for the server before that: "DOTNET_TieredPGO=0 mnet".
 # Scenarios: plaintext, pipelined, page, churn. Metrics: requests/s and p99 latency (ms); pinned, also the server's
 # CPU µs per request, its peak RSS (MiB) so far, and how busy wrk's core was (%).
 set -euo pipefail
@@ -44,9 +45,12 @@ for scenario in "${SCENARIOS[@]}"; do
   [[ " plaintext pipelined page churn " == *" $scenario "* ]] || { echo "unknown scenario: $scenario" >&2; usage; }
 done
 for v in "${VARIANTS[@]}"; do
-  transport=${v%% *} transport=${transport##*:}
+  read -ra words <<<"$v"
+  i=0
+  while [[ ${words[i]:-} =~ ^[A-Za-z_][A-Za-z0-9_]*= ]]; do i=$((i + 1)); done
+  build=${words[i]:-} transport=${build##*:}
   [[ " mnet portable iouring sockets " == *" $transport "* ]] || { echo "unknown transport: $transport" >&2; usage; }
-  [[ ${v%% *} != *:* || -f ${v%%:*}/WebServer.dll ]] || { echo "no WebServer.dll in ${v%%:*}" >&2; usage; }
+  [[ $build != *:* || -f ${build%:*}/WebServer.dll ]] || { echo "no WebServer.dll in ${build%:*}" >&2; usage; }
 done
 for round in $(seq 1 "$ROUNDS"); do
   for v in "${!VARIANTS[@]}"; do

@@ -9,10 +9,15 @@ load=()
 # start_server VARIANT PINNING: starts the WebServer, on core 0 when PINNING is "pinned", and waits until it answers.
 # VARIANT is a transport (mnet: MNet on epoll; portable and iouring: MNet's other backends; sockets: Kestrel's Sockets
 # transport), then any more WebServer options, e.g. "iouring --inline true". A directory and a colon before the
-# transport run the sample built there instead (a copy of another commit's build): "/tmp/before:mnet".
+# transport run the sample built there instead (a copy of another commit's build): "/tmp/before:mnet". Words of the
+# form NAME=VALUE before all that set the server's environment: "DOTNET_TieredPGO=0 mnet".
 start_server() {
-  local core=() name options dll=$server_dll
+  local core=() environment=() name options dll=$server_dll
   read -r name options <<<"$1"
+  while [[ $name =~ ^[A-Za-z_][A-Za-z0-9_]*= ]]; do
+    environment+=("$name")
+    read -r name options <<<"$options"
+  done
   if [[ $name == *:* ]]; then dll=${name%:*}/WebServer.dll name=${name##*:}; fi
   [ "$2" = pinned ] && core=("${server_core[@]}")
   case $name in
@@ -21,7 +26,7 @@ start_server() {
     sockets) ;;
   esac
   # shellcheck disable=SC2086 # the options are words on purpose
-  "${core[@]}" dotnet "$dll" --transport $name $options --urls "$BASE" >"$work/server.log" 2>&1 &
+  "${core[@]}" env "${environment[@]}" dotnet "$dll" --transport $name $options --urls "$BASE" >"$work/server.log" 2>&1 &
   server_pid=$!
   for _ in $(seq 1 150); do
     curl -fs -o /dev/null "$BASE/plaintext" && return 0

@@ -29,6 +29,17 @@ done
 [[ $ROUNDS =~ ^[1-9][0-9]*$ && $DURATION =~ ^[1-9][0-9]*$ && $# -ge 3 ]] || usage
 IFS=, read -ra SCENARIOS <<<"$1"; shift
 VARIANTS=("$@")
+for scenario in "${SCENARIOS[@]}"; do
+  [[ " plaintext pipelined page churn " == *" $scenario "* ]] || { echo "unknown scenario: $scenario" >&2; usage; }
+done
+for v in "${VARIANTS[@]}"; do
+  read -ra words <<<"$v"
+  i=0
+  while [[ ${words[i]:-} =~ ^[A-Za-z_][A-Za-z0-9_]*= ]]; do i=$((i + 1)); done
+  build=${words[i]:-} transport=${build##*:}
+  [[ " mnet portable iouring sockets " == *" $transport "* ]] || { echo "unknown transport: $transport" >&2; usage; }
+  [[ $build != *:* || -f ${build%:*}/WebServer.dll ]] || { echo "no WebServer.dll in ${build%:*}" >&2; usage; }
+done
 PORT=${PORT:-5081}
 PIN=1
 BASE="http://127.0.0.1:$PORT"
@@ -41,17 +52,6 @@ source bench/web.sh
 METRICS=(rps p99_ms)
 [ "$PINNING" = pinned ] && METRICS+=(cpu_us rss_mib load_busy)
 
-for scenario in "${SCENARIOS[@]}"; do
-  [[ " plaintext pipelined page churn " == *" $scenario "* ]] || { echo "unknown scenario: $scenario" >&2; usage; }
-done
-for v in "${VARIANTS[@]}"; do
-  read -ra words <<<"$v"
-  i=0
-  while [[ ${words[i]:-} =~ ^[A-Za-z_][A-Za-z0-9_]*= ]]; do i=$((i + 1)); done
-  build=${words[i]:-} transport=${build##*:}
-  [[ " mnet portable iouring sockets " == *" $transport "* ]] || { echo "unknown transport: $transport" >&2; usage; }
-  [[ $build != *:* || -f ${build%:*}/WebServer.dll ]] || { echo "no WebServer.dll in ${build%:*}" >&2; usage; }
-done
 for round in $(seq 1 "$ROUNDS"); do
   for v in "${!VARIANTS[@]}"; do
     start_server "${VARIANTS[$v]}" "$PINNING"

@@ -29,25 +29,22 @@ done
 [[ $ROUNDS =~ ^[1-9][0-9]*$ && $DURATION =~ ^[1-9][0-9]*$ && $# -ge 3 ]] || usage
 IFS=, read -ra SCENARIOS <<<"$1"; shift
 VARIANTS=("$@")
-for scenario in "${SCENARIOS[@]}"; do
-  [[ " plaintext pipelined page churn " == *" $scenario "* ]] || { echo "unknown scenario: $scenario" >&2; usage; }
-done
-for v in "${VARIANTS[@]}"; do
-  read -ra words <<<"$v"
-  i=0
-  while [[ ${words[i]:-} =~ ^[A-Za-z_][A-Za-z0-9_]*= ]]; do i=$((i + 1)); done
-  build=${words[i]:-} transport=${build##*:}
-  [[ " mnet portable iouring sockets " == *" $transport "* ]] || { echo "unknown transport: $transport" >&2; usage; }
-  [[ $build != *:* || -f ${build%:*}/WebServer.dll ]] || { echo "no WebServer.dll in ${build%:*}" >&2; usage; }
-done
 PORT=${PORT:-5081}
 PIN=1
 BASE="http://127.0.0.1:$PORT"
 WARMUP_STEP=5 WARMUP_MIN=20 WARMUP_MAX=90 SCENARIO_WARMUP=2s
 
 source bench/common.sh
-install_tools wrk:wrk
 source bench/web.sh
+for scenario in "${SCENARIOS[@]}"; do
+  [[ " plaintext pipelined page churn " == *" $scenario "* ]] || { echo "unknown scenario: $scenario" >&2; usage; }
+done
+for v in "${VARIANTS[@]}"; do
+  split_variant "$v" || usage
+  [[ $variant_dll == "$server_dll" || -f $variant_dll ]] || { echo "no WebServer.dll in ${variant_dll%/*}" >&2; usage; }
+done
+install_tools wrk:wrk
+build_sample
 [ "$PINNING" = pinned ] && load=("${load_core[@]}")
 METRICS=(rps p99_ms)
 [ "$PINNING" = pinned ] && METRICS+=(cpu_us rss_mib load_busy)

@@ -12,7 +12,7 @@
 #   pipelined   GET /plaintext, 16 requests in flight per connection (bench/pipeline.lua)
 #   page        GET / (the 11 KB README)
 #   churn       GET /plaintext with "Connection: close", a new connection per request; also how busy wrk's core was
-#               (pinned): near 100%, wrk and not the server sets the requests/s
+#               (pinned): near 100%, that core and not the server's is the bound
 #   idle        IDLE_CONNECTIONS keep-alive connections opened, one request each, then held
 #               (bench/idle-load.c): server RSS and live managed heap (dotnet-gcdump) increase per connection,
 #               all still served afterwards
@@ -39,6 +39,7 @@ gcdump=$(command -v dotnet-gcdump || echo "$HOME/.dotnet/tools/dotnet-gcdump")
 [ -x "$gcdump" ] || dotnet tool install -g dotnet-gcdump --version 10.0.750501 >/dev/null
 gcc -O2 -Wall -Wextra -Werror -o "$work/idle-load" bench/idle-load.c
 source bench/web.sh
+build_sample
 
 record() {  # record TRANSPORT METRIC VALUE
   echo "$1/$2 $3" >>"$work/rounds"

@@ -1,32 +1,46 @@
-# Sourced by bench/run.sh and bench/ab.sh, after bench/common.sh: samples/WebServer under wrk. Expects BASE, and
+# Sourced by bench/run.sh and bench/ab.sh, after bench/common.sh: samples/WebServer (built by build_sample) under wrk.
+# Expects BASE, and
 # WARMUP_STEP, WARMUP_MIN and WARMUP_MAX (seconds) for warm_up; the caller sets load to the wrk prefix
 # (load_core's, or empty when unpinned).
 
-dotnet build samples/WebServer -c Release -v quiet -nologo >/dev/null
 server_dll=samples/WebServer/bin/Release/net10.0/WebServer.dll
 load=()
 
-# start_server VARIANT PINNING: starts the WebServer, on core 0 when PINNING is "pinned", and waits until it answers.
-# VARIANT is a transport (mnet: MNet on epoll; portable and iouring: MNet's other backends; sockets: Kestrel's Sockets
-# transport), then any more WebServer options, e.g. "iouring --inline true". A directory and a colon before the
-# transport run the sample built there instead (a copy of another commit's build): "/tmp/before:mnet". Words of the
-# form NAME=VALUE before all that set the server's environment: "DOTNET_TieredPGO=0 mnet".
-start_server() {
-  local core=() environment=() name options dll=$server_dll
-  read -r name options <<<"$1"
-  while [[ $name =~ ^[A-Za-z_][A-Za-z0-9_]*= ]]; do
-    environment+=("$name")
-    read -r name options <<<"$options"
+build_sample() { dotnet build samples/WebServer -c Release -v quiet -nologo >/dev/null; }
+
+# split_variant VARIANT: a transport (mnet: MNet on epoll; portable and iouring: MNet's other backends; sockets:
+# Kestrel's Sockets transport), then any more WebServer options, e.g. "iouring --inline true". A directory and a colon
+# before the transport run the sample built there instead (a copy of another commit's build): "/tmp/before:mnet".
+# Words of the form NAME=VALUE before all that set the server's environment: "DOTNET_TieredPGO=0 mnet". Sets
+# variant_environment, variant_dll, variant_transport and variant_options; fails on an unknown transport.
+split_variant() {
+  local words
+  read -ra words <<<"$1"
+  variant_environment=() variant_dll=$server_dll
+  while [[ ${words[0]:-} =~ ^[A-Za-z_][A-Za-z0-9_]*= ]]; do
+    variant_environment+=("${words[0]}")
+    words=("${words[@]:1}")
   done
-  if [[ $name == *:* ]]; then dll=${name%:*}/WebServer.dll name=${name##*:}; fi
+  variant_transport=${words[0]:-} variant_options=("${words[@]:1}")
+  if [[ $variant_transport == *:* ]]; then
+    variant_dll=${variant_transport%:*}/WebServer.dll variant_transport=${variant_transport##*:}
+  fi
+  [[ " mnet portable iouring sockets " == *" $variant_transport "* ]] || { echo "unknown transport: $variant_transport" >&2; return 2; }
+}
+
+# start_server VARIANT PINNING: starts the WebServer variant (split_variant), on core 0 when PINNING is "pinned", and
+# waits until it answers.
+start_server() {
+  local core=() transport
+  split_variant "$1"
   [ "$2" = pinned ] && core=("${server_core[@]}")
-  case $name in
-    mnet) name="mnet --backend epoll" ;;
-    portable|iouring) name="mnet --backend $name" ;;
-    sockets) ;;
+  case $variant_transport in
+    mnet) transport=(mnet --backend epoll) ;;
+    portable|iouring) transport=(mnet --backend "$variant_transport") ;;
+    sockets) transport=(sockets) ;;
   esac
-  # shellcheck disable=SC2086 # the options are words on purpose
-  "${core[@]}" env "${environment[@]}" dotnet "$dll" --transport $name $options --urls "$BASE" >"$work/server.log" 2>&1 &
+  "${core[@]}" env "${variant_environment[@]}" dotnet "$variant_dll" --transport "${transport[@]}" "${variant_options[@]}" \
+    --urls "$BASE" >"$work/server.log" 2>&1 &
   server_pid=$!
   for _ in $(seq 1 150); do
     curl -fs -o /dev/null "$BASE/plaintext" && return 0
@@ -82,7 +96,7 @@ core_busy_ticks() { awk -v cpu="cpu$1" '$1 == cpu { print $2 + $3 + $4 + $7 + $8
 # measure_scenario SCENARIO DURATION PINNING: loads the running server with the scenario for DURATION (after
 # SCENARIO_WARMUP of the same load) and prints "rps=… p99_ms=…". When PINNING is "pinned", also "cpu_us=…" (the
 # server's CPU µs per request), "rss_mib=…" (its peak RSS so far) and "load_busy=…" (how busy wrk's core was, in %:
-# near 100, the load generator and not the server sets requests/s).
+# near 100, that core is the bound).
 measure_scenario() {
   local scenario=$1 duration=$2 pinning=$3 out before after load_before load_after started ended
   wrk_for "$scenario" "$SCENARIO_WARMUP" >/dev/null

@@ -22,8 +22,9 @@ trap cleanup EXIT
 
 ticks_per_second=$(getconf CLK_TCK)
 # Prefixes, not functions: a backgrounded function would run in a subshell and $! would not be the server.
+server_cpu=0 load_cpu=1   # pinned runs: the server on one core, the load generator on the other
 server_core=() load_core=()
-[ "$PIN" = 1 ] && server_core=(taskset -c 0) load_core=(taskset -c 1)
+[ "$PIN" = 1 ] && server_core=(taskset -c $server_cpu) load_core=(taskset -c $load_cpu)
 cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }   # utime + stime
 field() { sed -n "s/\(^\|.* \)$1=\([0-9.]*\).*/\2/p"; }
 

@@ -100,9 +100,9 @@ core_busy_ticks() { awk -v cpu="cpu$1" '$1 == cpu { print $2 + $3 + $4 + $7 + $8
 measure_scenario() {
   local scenario=$1 duration=$2 pinning=$3 out before after load_before load_after started ended
   wrk_for "$scenario" "$SCENARIO_WARMUP" >/dev/null
-  before=$(cpu_ticks "$server_pid") load_before=$(core_busy_ticks 1) started=$(date +%s%N)
+  before=$(cpu_ticks "$server_pid") load_before=$(core_busy_ticks $load_cpu) started=$(date +%s%N)
   out=$(wrk_for "$scenario" "$duration" --latency)
-  after=$(cpu_ticks "$server_pid") load_after=$(core_busy_ticks 1) ended=$(date +%s%N)
+  after=$(cpu_ticks "$server_pid") load_after=$(core_busy_ticks $load_cpu) ended=$(date +%s%N)
   check_errors "$scenario $pinning" "$out"
   printf 'rps=%s p99_ms=%s' "$(rps <<<"$out")" "$(p99_ms <<<"$out")"
   if [ "$pinning" = pinned ]; then

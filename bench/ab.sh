@@ -37,7 +37,7 @@ WARMUP_STEP=5 WARMUP_MIN=20 WARMUP_MAX=90 SCENARIO_WARMUP=2s
 source bench/common.sh
 source bench/web.sh
 for scenario in "${SCENARIOS[@]}"; do
-  [[ " plaintext pipelined page churn " == *" $scenario "* ]] || { echo "unknown scenario: $scenario" >&2; usage; }
+  [[ " ${web_scenarios[*]} " == *" $scenario "* ]] || { echo "unknown scenario: $scenario" >&2; usage; }
 done
 for v in "${VARIANTS[@]}"; do
   split_variant "$v" || usage

@@ -54,7 +54,7 @@ http_round() {
   if [ "$pinning" = pinned ]; then load=("${load_core[@]}"); else suffix=_unpinned; fi
   start_server "$t" "$pinning"
   record "$t" "warmup_s$suffix" "$(warm_up)"
-  for scenario in plaintext pipelined page churn; do
+  for scenario in "${web_scenarios[@]}"; do
     values=$(measure_scenario "$scenario" "$DURATION" "$pinning")
     record "$t" "${scenario}_rps$suffix" "$(field rps <<<"$values")"
     [ "$scenario" = plaintext ] && record "$t" "plaintext_p99_ms$suffix" "$(field p99_ms <<<"$values")"

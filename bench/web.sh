@@ -28,7 +28,7 @@ split_variant() {
   [[ " mnet portable iouring sockets " == *" $variant_transport "* ]] || { echo "unknown transport: $variant_transport" >&2; return 2; }
 }
 
-# start_server VARIANT PINNING: starts the WebServer variant (split_variant), on core 0 when PINNING is "pinned", and
+# start_server VARIANT PINNING: starts the WebServer variant (split_variant), on server_cpu when PINNING is "pinned", and
 # waits until it answers.
 start_server() {
   local core=() transport
@@ -62,6 +62,9 @@ check_errors() {
   errors=$(wrk_errors <<<"$2")
   [ -z "$errors" ] || echo "warning: wrk reported errors ($1): $errors" >&2
 }
+
+# The scenarios wrk_for knows.
+web_scenarios=(plaintext pipelined page churn)
 
 # Runs wrk with scenario $1's load for $2, extra wrk options after.
 wrk_for() {

@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Net;
-using System.Runtime.CompilerServices;
 using MNet.Transport.Loop;
 using MNet.Transport.Native;
 using Microsoft.AspNetCore.Connections;
@@ -21,8 +20,6 @@ internal sealed partial class IoUringConnection : TcpConnection, ICompletionHand
     private const byte SendOperation = 2;
     private const byte ConnectOperation = 3;
     private const byte SendCancelOperation = 4;
-    private const int MaxSendSegments = 64;
-    private const int MaxLinkedSends = 4;
 
     private readonly IoUringPoller _ring;
     private readonly ReadinessSignal _received = new();
@@ -48,12 +45,10 @@ internal sealed partial class IoUringConnection : TcpConnection, ICompletionHand
     private int _sentBytes;
     private int _sendError;
     private int _connectResult;
-    // What the kernel reads from while sends are in flight: the pinned segments, and for a send of several segments
-    // its gather list (native: it must not move), made on the first such send.
+    // What the kernel reads from while sends are in flight: the pinned segment, or for a send of several segments a
+    // gather list lent by the loop's pool.
     private MemoryHandle _pin;
-    private MemoryHandle[]? _pins;
-    private int _pinned;
-    private unsafe SendVectors* _vectors;
+    private SendGatherList? _gather;
 
     public IoUringConnection(int fd, TcpConnectionSettings settings, EndPoint? localEndPoint, EndPoint? remoteEndPoint)
         : base(settings, localEndPoint, remoteEndPoint)
@@ -276,7 +271,7 @@ internal sealed partial class IoUringConnection : TcpConnection, ICompletionHand
         StopReceiving();
     }
 
-    protected override unsafe void CloseSocket()
+    protected override void CloseSocket()
     {
         _ring.Unregister(_id);
         _ring.UnregisterFile(_fileSlot);
@@ -289,11 +284,6 @@ internal sealed partial class IoUringConnection : TcpConnection, ICompletionHand
         }
         Libc.Close(_fd);
         _fd = -1;
-        if (_vectors is not null)
-        {
-            NativeMemoryRelease(_vectors);
-            _vectors = null;
-        }
     }
 
     private unsafe void ArmReceive()
@@ -442,8 +432,8 @@ internal sealed partial class IoUringConnection : TcpConnection, ICompletionHand
     }
 
     /// <summary>
-    /// Submits sends of <paramref name="buffer"/>: one per <see cref="MaxSendSegments"/> segments, at most
-    /// <see cref="MaxLinkedSends"/>, linked so the kernel runs them in order. Each waits for all its bytes
+    /// Submits sends of <paramref name="buffer"/>: one per <see cref="SendGatherList.MaxSegments"/> segments, at most
+    /// <see cref="SendGatherList.MaxSends"/>, linked so the kernel runs them in order. Each waits for all its bytes
     /// (MSG_WAITALL, which the kernel retries on a stream socket), so a chain breaks only where a send fails or ends
     /// short, and the sends after that one complete as cancelled.
     /// </summary>
@@ -461,9 +451,8 @@ internal sealed partial class IoUringConnection : TcpConnection, ICompletionHand
             return;
         }
 
-        _pins ??= new MemoryHandle[MaxLinkedSends * MaxSendSegments];
-        SendVectors* vectors = _vectors is not null ? _vectors : _vectors = NativeMemoryAllocate();
-        _ring.EnsureFreeSqes(MaxLinkedSends);
+        SendGatherList gather = _gather = Settings.GatherLists.Rent();
+        _ring.EnsureFreeSqes(SendGatherList.MaxSends);
         IoUringSqe* last = null;
         int count = 0;
         foreach (ReadOnlyMemory<byte> segment in buffer)
@@ -472,31 +461,29 @@ internal sealed partial class IoUringConnection : TcpConnection, ICompletionHand
             {
                 continue;
             }
-            if (count == MaxSendSegments)
+            if (count == SendGatherList.MaxSegments)
             {
-                last = SubmitSendMessage(&vectors[_sendsInFlight++], count, flags);
+                last = SubmitSendMessage(gather.Message(_sendsInFlight++, count), flags);
                 count = 0;
-                if (_sendsInFlight == MaxLinkedSends)
+                if (_sendsInFlight == SendGatherList.MaxSends)
                 {
                     break;
                 }
             }
-            _pins[_pinned] = segment.Pin();
-            vectors[_sendsInFlight].Vectors[count++] = new IOVector { Base = (byte*)_pins[_pinned++].Pointer, Length = (nuint)segment.Length };
+            gather.Add(_sendsInFlight, count++, segment);
         }
         if (count > 0)
         {
-            last = SubmitSendMessage(&vectors[_sendsInFlight++], count, flags);
+            last = SubmitSendMessage(gather.Message(_sendsInFlight++, count), flags);
         }
         last->Flags &= unchecked((byte)~IoUring.SQE_IO_LINK); // the chain ends here
     }
 
-    private unsafe IoUringSqe* SubmitSendMessage(SendVectors* vectors, int count, int flags)
+    private unsafe IoUringSqe* SubmitSendMessage(MessageHeader* message, int flags)
     {
-        vectors->Message = new MessageHeader { IOVectors = (IOVector*)&vectors->Vectors, IOVectorCount = (nuint)count };
         IoUringSqe* sqe = _ring.GetSqe(_id, SendOperation);
         sqe->Opcode = IoUring.OP_SENDMSG;
-        sqe->Address = (ulong)&vectors->Message;
+        sqe->Address = (ulong)message;
         sqe->Flags = IoUring.SQE_IO_LINK;
         PrepareSend(sqe, flags);
         return sqe;
@@ -529,27 +516,11 @@ internal sealed partial class IoUringConnection : TcpConnection, ICompletionHand
     {
         _pin.Dispose();
         _pin = default;
-        for (int i = 0; i < _pinned; i++)
+        if (_gather is not null)
         {
-            _pins![i].Dispose();
+            _gather.Unpin();
+            Settings.GatherLists.Return(_gather);
+            _gather = null;
         }
-        _pinned = 0;
-    }
-
-    private static unsafe SendVectors* NativeMemoryAllocate() => (SendVectors*)System.Runtime.InteropServices.NativeMemory.Alloc(MaxLinkedSends, (nuint)sizeof(SendVectors));
-
-    private static unsafe void NativeMemoryRelease(SendVectors* vectors) => System.Runtime.InteropServices.NativeMemory.Free(vectors);
-
-    /// <summary>The gather list of one send of a chain, which the kernel reads after submission.</summary>
-    private struct SendVectors
-    {
-        public MessageHeader Message;
-        public IOVectorArray Vectors;
-    }
-
-    [InlineArray(MaxSendSegments)]
-    private struct IOVectorArray
-    {
-        private IOVector _element;
     }
 }

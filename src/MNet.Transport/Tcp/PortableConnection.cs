@@ -160,6 +160,7 @@ internal sealed class PortableConnection : TcpConnection
                     }
                     finally
                     {
+                        sender.ClearBuffers(); // so the pool keeps no pipe memory alive
                         Settings.Senders.Return(sender);
                     }
                     MarkActive();

@@ -20,7 +20,8 @@ internal sealed class TcpConnectionSettings
     {
         Loop = loop;
         ReceiveScheduler = receiveScheduler;
-        Senders = new SocketOperationPool(receiveScheduler);
+        Senders = new SendStatePool<SocketOperation>(() => new SocketOperation(receiveScheduler));
+        GatherLists = new SendStatePool<SendGatherList>(static () => new SendGatherList());
         MemoryPool = memoryPool;
         Logger = logger;
         NoDelay = options.NoDelay;
@@ -55,7 +56,10 @@ internal sealed class TcpConnectionSettings
     public PipeScheduler ReceiveScheduler { get; }
 
     /// <summary>The portable backend's send operations, lent to this loop's connections one send at a time.</summary>
-    public SocketOperationPool Senders { get; }
+    public SendStatePool<SocketOperation> Senders { get; }
+
+    /// <summary>io_uring's gather lists, lent to this loop's connections one send of several segments at a time.</summary>
+    public SendStatePool<SendGatherList> GatherLists { get; }
 
     public PipeOptions InputOptions { get; }
 

@@ -5,6 +5,10 @@
 
 server_dll=samples/WebServer/bin/Release/net10.0/WebServer.dll
 load=()
+# What "/" serves, for the page scenario: 10,702 bytes (the size of m_net's README, which its chann_web serves) cut from
+# this repository's README, which the sample serves by default and which is several times that, and growing.
+page_file=$work/page.md
+head -c 10702 README.md >"$page_file"
 
 build_sample() { dotnet build samples/WebServer -c Release -v quiet -nologo >/dev/null; }
 
@@ -40,7 +44,7 @@ start_server() {
     sockets) transport=(sockets) ;;
   esac
   "${core[@]}" env "${variant_environment[@]}" dotnet "$variant_dll" --transport "${transport[@]}" "${variant_options[@]}" \
-    --urls "$BASE" >"$work/server.log" 2>&1 &
+    --page "$page_file" --urls "$BASE" >"$work/server.log" 2>&1 &
   server_pid=$!
   for _ in $(seq 1 150); do
     curl -fs -o /dev/null "$BASE/plaintext" && return 0

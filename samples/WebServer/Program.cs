@@ -2,6 +2,7 @@
 //   dotnet run -c Release --project samples/WebServer [-- --transport mnet|sockets] [--urls http://127.0.0.1:8080]
 //       [--inline true] [--loops N]   (inline scheduling on either transport; MNet's event-loop count)
 //       [--backend auto|epoll|portable|iouring]   (MNet's I/O engine: native epoll, .NET's socket engine, or io_uring)
+//       [--page FILE]   (what "/" serves instead of the repository's README: bench/ gives it an 11 KB page)
 //   dotnet run -c Release --project samples/WebServer -- --https 127.0.0.1:8443 [--cert server.pfx [--cert-password P]]
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
@@ -76,14 +77,23 @@ else if (builder.Configuration["urls"] is null)
 builder.Logging.SetMinimumLevel(LogLevel.Warning);
 builder.Services.ConfigureHttpJsonOptions(options => options.SerializerOptions.TypeInfoResolverChain.Insert(0, SampleJsonContext.Default));
 
-byte[] readme = await File.ReadAllBytesAsync(ReadmeLocator.Find());
+byte[] page;
+try
+{
+    page = await File.ReadAllBytesAsync(builder.Configuration["page"] ?? ReadmeLocator.Find());
+}
+catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+{
+    Console.Error.WriteLine($"The page to serve at \"/\" could not be read: {ex.Message}");
+    return 2;
+}
 byte[] helloWorld = "Hello, World!"u8.ToArray();
 
 WebApplication app = builder.Build();
 // Bytes with a Content-Length, as the TechEmpower plaintext test sends them (a string would go chunked).
 app.MapGet("/plaintext", () => Results.Bytes(helloWorld, "text/plain"));
 app.MapGet("/json", () => new Greeting("Hello, World!"));
-app.MapGet("/", () => Results.Bytes(readme, "text/plain; charset=utf-8"));
+app.MapGet("/", () => Results.Bytes(page, "text/plain; charset=utf-8"));
 
 await app.StartAsync();
 Console.WriteLine($"WebServer on the {transport} transport{(transport == "mnet" ? $" ({backend.ToString().ToLowerInvariant()} backend)" : "")}, listening on {string.Join(", ", app.Urls)}");

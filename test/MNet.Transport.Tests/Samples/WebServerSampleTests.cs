@@ -39,6 +39,29 @@ public sealed class WebServerSampleTests
         Assert.Equal(0, await server.TerminateAsync(ExitLimit));
     }
 
+    // bench/ serves a page of fixed size (11 KB, as m_net's chann_web serves its README) instead of this repository's.
+    [Fact]
+    public async Task Page_IsServedAtTheRoot_InsteadOfTheReadme()
+    {
+        string file = Path.GetTempFileName();
+        try
+        {
+            byte[] page = new byte[10702];
+            new Random(5).NextBytes(page);
+            await File.WriteAllBytesAsync(file, page);
+            await using SampleProcess server = SampleProcess.StartWebServer("--page", file, "--urls", "http://127.0.0.1:0");
+            string address = (await server.WaitForLineAsync(new Regex(@"listening on (http://[^\s,]+)"))).Groups[1].Value;
+            using HttpClient client = new() { BaseAddress = new Uri(address) };
+
+            Assert.Equal(page, await client.GetByteArrayAsync("/"));
+            Assert.Equal(0, await server.TerminateAsync(ExitLimit));
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
     [Theory]
     [InlineData("--loops", "abc", "--loops must be a number from 1 to 256, not 'abc'")]
     [InlineData("--loops", "99999999999", "--loops must be a number from 1 to 256")]
@@ -46,6 +69,7 @@ public sealed class WebServerSampleTests
     [InlineData("--inline", "maybe", "'maybe'")]
     [InlineData("--backend", "kqueue", "--backend must be one of auto, epoll, portable, iouring, not 'kqueue'")]
     [InlineData("--backend", "1", "--backend must be one of auto, epoll, portable, iouring, not '1'")]
+    [InlineData("--page", "/nonexistent/page.md", "The page to serve at \"/\" could not be read: Could not find a part of the path '/nonexistent/page.md'")]
     public async Task BadArguments_EndWithExitCode2_AndTheirReason(string option, string value, string reason)
     {
         await using SampleProcess server = SampleProcess.StartWebServer(option, value);

@@ -21,15 +21,9 @@ public sealed class IdleConnectionMemoryTests(ITestOutputHelper output)
         const int SeveralSegments = 3 * 4096; // three of the pipes' segments (MNet's blocks, Kestrel's too)
         await using ListenerScope scope = await ListenerScope.StartAsync(kind, o => o.LoopCount = 1);
         await WarmUpAsync(scope, SeveralSegments);
-        List<Socket> clients = new(Connections);
-        List<ConnectionContext> connections = new(Connections);
+        (List<Socket> clients, List<ConnectionContext> connections) = await OpenAsync(scope, Connections);
         try
         {
-            for (int i = 0; i < Connections; i++)
-            {
-                clients.Add(await scope.ConnectAsync());
-                connections.Add(await scope.AcceptAsync());
-            }
             await SendOnEachAsync(connections, clients, 100);
             long afterSingleSegment = LiveHeap();
             await SendOnEachAsync(connections, clients, SeveralSegments);
@@ -43,14 +37,7 @@ public sealed class IdleConnectionMemoryTests(ITestOutputHelper output)
         }
         finally
         {
-            foreach (Socket client in clients)
-            {
-                client.Dispose();
-            }
-            foreach (ConnectionContext connection in connections)
-            {
-                await connection.DisposeAsync();
-            }
+            await CloseAsync(clients, connections);
         }
     }
 
@@ -60,15 +47,26 @@ public sealed class IdleConnectionMemoryTests(ITestOutputHelper output)
     /// </summary>
     private static async Task WarmUpAsync(ListenerScope scope, int length)
     {
-        List<Socket> clients = [];
-        List<ConnectionContext> connections = [];
-        for (int i = 0; i < 4; i++)
+        (List<Socket> clients, List<ConnectionContext> connections) = await OpenAsync(scope, 4);
+        await SendOnEachAsync(connections, clients, 100);
+        await SendOnEachAsync(connections, clients, length);
+        await CloseAsync(clients, connections);
+    }
+
+    private static async Task<(List<Socket> Clients, List<ConnectionContext> Connections)> OpenAsync(ListenerScope scope, int count)
+    {
+        List<Socket> clients = new(count);
+        List<ConnectionContext> connections = new(count);
+        for (int i = 0; i < count; i++)
         {
             clients.Add(await scope.ConnectAsync());
             connections.Add(await scope.AcceptAsync());
         }
-        await SendOnEachAsync(connections, clients, 100);
-        await SendOnEachAsync(connections, clients, length);
+        return (clients, connections);
+    }
+
+    private static async Task CloseAsync(List<Socket> clients, List<ConnectionContext> connections)
+    {
         foreach (Socket client in clients)
         {
             client.Dispose();

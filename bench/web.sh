@@ -33,7 +33,7 @@ split_variant() {
 }
 
 # start_server VARIANT PINNING: starts the WebServer variant (split_variant), on server_cpu when PINNING is "pinned", and
-# waits until it answers.
+# waits until it answers with the page.
 start_server() {
   local core=() transport
   split_variant "$1"
@@ -46,8 +46,14 @@ start_server() {
   "${core[@]}" env "${variant_environment[@]}" dotnet "$variant_dll" --transport "${transport[@]}" "${variant_options[@]}" \
     --page "$page_file" --urls "$BASE" >"$work/server.log" 2>&1 &
   server_pid=$!
+  local served
   for _ in $(seq 1 150); do
-    curl -fs -o /dev/null "$BASE/plaintext" && return 0
+    if served=$(curl -fs -o /dev/null -w '%{size_download}' "$BASE/"); then
+      # A build from before --page (b18486d) ignores it and serves the whole README: its page would not compare.
+      [ "$served" = "$(stat -c %s "$page_file")" ] && return 0
+      echo "$1 serves $served bytes at /, not the page given with --page" >&2
+      return 1
+    fi
     sleep 0.1
   done
   echo "$1 server did not start: $(cat "$work/server.log")" >&2

@@ -82,7 +82,7 @@ try
 {
     page = await File.ReadAllBytesAsync(builder.Configuration["page"] ?? ReadmeLocator.Find());
 }
-catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException) // ArgumentException: an empty --page
 {
     Console.Error.WriteLine($"The page to serve at \"/\" could not be read: {ex.Message}");
     return 2;

@@ -452,41 +452,19 @@ internal sealed partial class IoUringConnection : TcpConnection, ICompletionHand
         }
 
         SendGatherList gather = _gather = Settings.GatherLists.Rent();
-        _ring.EnsureFreeSqes(SendGatherList.MaxSends);
+        int sends = gather.Gather(buffer); // pins every segment before anything is queued: a failure leaves nothing behind
+        _ring.EnsureFreeSqes(sends);
         IoUringSqe* last = null;
-        int count = 0;
-        foreach (ReadOnlyMemory<byte> segment in buffer)
+        for (int send = 0; send < sends; send++)
         {
-            if (segment.IsEmpty)
-            {
-                continue;
-            }
-            if (count == SendGatherList.MaxSegments)
-            {
-                last = SubmitSendMessage(gather.Message(_sendsInFlight++, count), flags);
-                count = 0;
-                if (_sendsInFlight == SendGatherList.MaxSends)
-                {
-                    break;
-                }
-            }
-            gather.Add(_sendsInFlight, count++, segment);
-        }
-        if (count > 0)
-        {
-            last = SubmitSendMessage(gather.Message(_sendsInFlight++, count), flags);
+            last = _ring.GetSqe(_id, SendOperation);
+            last->Opcode = IoUring.OP_SENDMSG;
+            last->Address = (ulong)gather.Message(send);
+            last->Flags = IoUring.SQE_IO_LINK;
+            PrepareSend(last, flags);
+            _sendsInFlight++;
         }
         last->Flags &= unchecked((byte)~IoUring.SQE_IO_LINK); // the chain ends here
-    }
-
-    private unsafe IoUringSqe* SubmitSendMessage(MessageHeader* message, int flags)
-    {
-        IoUringSqe* sqe = _ring.GetSqe(_id, SendOperation);
-        sqe->Opcode = IoUring.OP_SENDMSG;
-        sqe->Address = (ulong)message;
-        sqe->Flags = IoUring.SQE_IO_LINK;
-        PrepareSend(sqe, flags);
-        return sqe;
     }
 
     private unsafe void PrepareSend(IoUringSqe* sqe, int flags)

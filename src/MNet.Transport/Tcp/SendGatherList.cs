@@ -22,21 +22,43 @@ internal sealed unsafe class SendGatherList
     private readonly MemoryHandle[] _pins = new MemoryHandle[MaxSends * MaxSegments];
     private int _pinned;
 
-    /// <summary>Pins <paramref name="segment"/> as entry <paramref name="index"/> of send <paramref name="send"/>'s gather list.</summary>
-    public void Add(int send, int index, ReadOnlyMemory<byte> segment)
+    /// <summary>
+    /// Pins <paramref name="buffer"/>'s segments and lists them for as many sends as they take, up to
+    /// <see cref="MaxSends"/> of <see cref="MaxSegments"/> each (what does not fit is for the next chain).
+    /// </summary>
+    /// <returns>How many sends the segments make: at least one for a buffer that is not empty.</returns>
+    public int Gather(in ReadOnlySequence<byte> buffer)
     {
-        MemoryHandle pin = segment.Pin();
-        _pins[_pinned++] = pin;
-        _sends[send].Vectors[index] = new IOVector { Base = (byte*)pin.Pointer, Length = (nuint)segment.Length };
+        int send = 0;
+        int count = 0;
+        foreach (ReadOnlyMemory<byte> segment in buffer)
+        {
+            if (segment.IsEmpty)
+            {
+                continue;
+            }
+            if (count == MaxSegments)
+            {
+                Seal(send++, count);
+                count = 0;
+                if (send == MaxSends)
+                {
+                    return send;
+                }
+            }
+            MemoryHandle pin = segment.Pin();
+            _pins[_pinned++] = pin;
+            _sends[send].Vectors[count++] = new IOVector { Base = (byte*)pin.Pointer, Length = (nuint)segment.Length };
+        }
+        if (count > 0)
+        {
+            Seal(send++, count);
+        }
+        return send;
     }
 
-    /// <summary>The message of send <paramref name="send"/>, gathering its first <paramref name="count"/> entries.</summary>
-    public MessageHeader* Message(int send, int count)
-    {
-        ref Send entry = ref _sends[send];
-        entry.Message = new MessageHeader { IOVectors = (IOVector*)Unsafe.AsPointer(ref entry.Vectors), IOVectorCount = (nuint)count };
-        return (MessageHeader*)Unsafe.AsPointer(ref entry.Message);
-    }
+    /// <summary>The message of send <paramref name="send"/>, as <see cref="Gather"/> made it.</summary>
+    public MessageHeader* Message(int send) => (MessageHeader*)Unsafe.AsPointer(ref _sends[send].Message);
 
     /// <summary>Lets go of the segments, once the kernel has.</summary>
     public void Unpin()
@@ -46,6 +68,12 @@ internal sealed unsafe class SendGatherList
             _pins[i].Dispose();
         }
         _pinned = 0;
+    }
+
+    private void Seal(int send, int count)
+    {
+        ref Send entry = ref _sends[send];
+        entry.Message = new MessageHeader { IOVectors = (IOVector*)Unsafe.AsPointer(ref entry.Vectors), IOVectorCount = (nuint)count };
     }
 
     private struct Send

@@ -20,8 +20,10 @@ internal sealed class TcpConnectionSettings
     {
         Loop = loop;
         ReceiveScheduler = receiveScheduler;
-        Senders = new SendStatePool<SocketOperation>(() => new SocketOperation(receiveScheduler));
-        GatherLists = new SendStatePool<SendGatherList>(static () => new SendGatherList());
+        Senders = new SendStatePool<SocketOperation>(() => new SocketOperation(receiveScheduler), maxPooled: 1024);
+        // 10 KiB each, partly on the pinned object heap: enough for a loop pass's sends to a few hundred connections
+        // at once without making new ones, without keeping a burst's worth for good.
+        GatherLists = new SendStatePool<SendGatherList>(static () => new SendGatherList(), maxPooled: 256);
         MemoryPool = memoryPool;
         Logger = logger;
         NoDelay = options.NoDelay;

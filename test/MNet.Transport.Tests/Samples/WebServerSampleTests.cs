@@ -69,6 +69,7 @@ public sealed class WebServerSampleTests
     [InlineData("--inline", "maybe", "'maybe'")]
     [InlineData("--backend", "kqueue", "--backend must be one of auto, epoll, portable, iouring, not 'kqueue'")]
     [InlineData("--backend", "1", "--backend must be one of auto, epoll, portable, iouring, not '1'")]
+    [InlineData("--page", "", "The page to serve at \"/\" could not be read: The value cannot be an empty string")]
     [InlineData("--page", "/nonexistent/page.md", "The page to serve at \"/\" could not be read: Could not find a part of the path '/nonexistent/page.md'")]
     public async Task BadArguments_EndWithExitCode2_AndTheirReason(string option, string value, string reason)
     {

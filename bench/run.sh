@@ -193,7 +193,7 @@ mkdir -p bench/results
   echo
   echo "- plaintext: \`wrk -t2 -c256 -d$DURATION --latency $BASE/plaintext\`"
   echo "- pipelined: \`wrk -t2 -c256 -d$DURATION -s bench/pipeline.lua $BASE/plaintext -- 16\`"
-  echo "- page: \`wrk -t2 -c256 -d$DURATION $BASE/\`, the server given \`--page\` with the README's first 10,702 bytes"
+  echo "- page: \`wrk -t2 -c256 -d$DURATION $BASE/\`, the server given \`--page\` with the README's first $page_bytes bytes"
   echo "- churn: \`wrk -t2 -c256 -d$DURATION -H 'Connection: close' $BASE/plaintext\`"
   echo "- idle: \`idle-load 127.0.0.1 $PORT /plaintext $IDLE_CONNECTIONS\` (bench/idle-load.c), VmRSS 2 s after the last connection opened, the live managed heap on a server of its own, by \`dotnet-gcdump collect\` (after the GC it induces) before and after"
   echo "- echo and ping-pong: \`ROUNDS=$ROUNDS BYTES=$ECHO_BYTES SECONDS_PINGPONG=$ECHO_SECONDS SERVERS=\"mnet mnet-portable mnet-iouring sockets\" bench/echo.sh\`"

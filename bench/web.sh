@@ -7,8 +7,9 @@ server_dll=samples/WebServer/bin/Release/net10.0/WebServer.dll
 load=()
 # What "/" serves, for the page scenario: 10,702 bytes (the size of m_net's README, which its chann_web serves) cut from
 # this repository's README, which the sample serves by default and which is several times that, and growing.
+page_bytes=10702
 page_file=$work/page.md
-head -c 10702 README.md >"$page_file"
+head -c $page_bytes README.md >"$page_file"
 
 build_sample() { dotnet build samples/WebServer -c Release -v quiet -nologo >/dev/null; }
 
@@ -50,7 +51,7 @@ start_server() {
   for _ in $(seq 1 150); do
     if served=$(curl -fs -o /dev/null -w '%{size_download}' "$BASE/"); then
       # A build from before --page (b18486d) ignores it and serves the whole README: its page would not compare.
-      [ "$served" = "$(stat -c %s "$page_file")" ] && return 0
+      [ "$served" = "$page_bytes" ] && return 0
       echo "$1 serves $served bytes at /, not the page given with --page" >&2
       return 1
     fi
